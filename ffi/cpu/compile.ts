@@ -1,0 +1,157 @@
+import { cc, dlopen, FFIType, ptr, type Pointer } from "bun:ffi";
+import { createHash } from "node:crypto";
+import { existsSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { cacheDir } from "../cache-dir.ts";
+import { KernelCompileError } from "../kernel-compile-error.ts";
+
+/**
+ * Runtime compilation of kernels for the CPU backend. The system C compiler (`cc -O3 -fopenmp`,
+ * or `LATENTLOOM_CC`) is the fast path; the shared library it makes is cached by a hash of
+ * everything that shapes it. Without a system compiler, Bun's built-in TinyCC compiles the same
+ * source single-threaded (about 10x slower, see DESIGN.md) and nothing is cached.
+ */
+
+export type CParam = "ptr" | "f32" | "i32" | "i64";
+
+export interface CpuEntry {
+  /** Kernel function in the source; the generated launcher is `ll_launch_<name>`. */
+  name: string;
+  params: readonly CParam[];
+}
+
+/** A buffer argument: memory plus a byte offset into it. Pointers never outlive the call. */
+export interface CpuBufferRef {
+  buffer: ArrayBuffer;
+  byteOffset: number;
+}
+export type CpuArg = CpuBufferRef | number;
+
+export interface CpuKernelLibrary {
+  readonly compiler: string;
+  call(name: string, args: readonly CpuArg[]): void;
+  close(): void;
+}
+
+const ffiTypes: Record<CParam, FFIType> = {
+  ptr: FFIType.ptr,
+  f32: FFIType.f32,
+  i32: FFIType.i32,
+  i64: FFIType.i64,
+};
+const cTypes: Record<CParam, string> = { ptr: "void*", f32: "float", i32: "int", i64: "long long" };
+
+/** The launchers: one OpenMP team per call, each thread runs the kernel on its own chunk. */
+export function generateLaunchers(entries: readonly CpuEntry[]): string {
+  return entries
+    .map(({ name, params }) => {
+      const decl = params.map((p, i) => `${cTypes[p]} p${i}`).join(", ");
+      const call = params.map((_, i) => `p${i}`).join(", ");
+      return `void ll_launch_${name}(${decl}) {\n#ifdef _OPENMP\n#pragma omp parallel\n#endif\n  ${name}(${call});\n}\n`;
+    })
+    .join("\n");
+}
+
+interface SystemCompiler {
+  command: string;
+  version: string;
+  flags: string[];
+}
+
+let systemCompiler: SystemCompiler | null | undefined;
+
+function findSystemCompiler(): SystemCompiler | null {
+  if (systemCompiler !== undefined) return systemCompiler;
+  systemCompiler = null;
+  for (const command of [process.env.LATENTLOOM_CC, "cc", "gcc", "clang"]) {
+    if (!command || !Bun.which(command)) continue;
+    const probe = Bun.spawnSync([command, "--version"], { stderr: "pipe" });
+    if (probe.exitCode !== 0) continue;
+    const version = probe.stdout.toString().split("\n")[0] ?? command;
+    // -ffp-contract=off keeps a*b+c as two roundings, like the TypeScript references and NVRTC's
+    // default for our kernels' tests; -march=native is safe because the cache is per machine.
+    const base = ["-O3", "-march=native", "-ffp-contract=off", "-shared", "-fPIC", "-std=gnu99"];
+    const withOmp = [...base, "-fopenmp"];
+    systemCompiler = { command, version, flags: compiles(command, withOmp) ? withOmp : base };
+    break;
+  }
+  return systemCompiler;
+}
+
+function compiles(command: string, flags: string[]): boolean {
+  const dir = cacheDir("cpu");
+  const src = join(dir, `probe-${process.pid}.c`);
+  const out = join(dir, `probe-${process.pid}.so`);
+  writeFileSync(src, "int ll_probe(void) { return 1; }\n");
+  const r = Bun.spawnSync([command, ...flags, src, "-o", out], { stderr: "pipe" });
+  rmSync(src, { force: true });
+  rmSync(out, { force: true });
+  return r.exitCode === 0;
+}
+
+/** Compiles `prelude + source + launchers` and binds every launcher. */
+export function compileCpuKernels(options: {
+  /** Shown in errors, e.g. "kernels/blend.cu". */
+  sourceName: string;
+  prelude: string;
+  source: string;
+  entries: readonly CpuEntry[];
+  /** Force TinyCC (tests compare both paths). */
+  tinycc?: boolean;
+}): CpuKernelLibrary {
+  const { sourceName, prelude, source, entries } = options;
+  const full = `${prelude}\n#line 1 "${sourceName}"\n${source}\n${generateLaunchers(entries)}`;
+  const symbols = Object.fromEntries(
+    entries.map((e) => [`ll_launch_${e.name}`, { args: e.params.map((p) => ffiTypes[p]), returns: FFIType.void }]),
+  );
+  const compiler = options.tinycc ? null : findSystemCompiler();
+
+  let lib: { symbols: Record<string, (...args: unknown[]) => unknown>; close(): void };
+  let compilerName: string;
+  if (compiler) {
+    const key = createHash("sha256")
+      .update([compiler.command, compiler.version, ...compiler.flags, full].join("\0"))
+      .digest("hex")
+      .slice(0, 32);
+    const dir = cacheDir("cpu");
+    const so = join(dir, `${key}.so`);
+    if (!existsSync(so)) {
+      const src = join(dir, `${key}.${process.pid}.c`);
+      const tmp = join(dir, `${key}.${process.pid}.so`);
+      writeFileSync(src, full);
+      const r = Bun.spawnSync([compiler.command, ...compiler.flags, src, "-o", tmp, "-lm"], { stderr: "pipe" });
+      rmSync(src, { force: true });
+      if (r.exitCode !== 0) throw new KernelCompileError(sourceName, compiler.command, r.stderr.toString());
+      renameSync(tmp, so); // atomic: concurrent processes never load a half-written library
+    }
+    lib = dlopen(so, symbols) as unknown as typeof lib;
+    compilerName = `${compiler.command} ${compiler.flags.filter((f) => f.startsWith("-O") || f === "-fopenmp").join(" ")}`;
+  } else {
+    const dir = cacheDir("cpu");
+    const src = join(dir, `tcc-${process.pid}-${Bun.hash(full).toString(16)}.c`);
+    writeFileSync(src, full);
+    try {
+      lib = cc({ source: src, symbols }) as unknown as typeof lib;
+    } catch (e) {
+      throw new KernelCompileError(sourceName, "tinycc", String((e as Error).message ?? e));
+    } finally {
+      rmSync(src, { force: true });
+    }
+    compilerName = "tinycc (Bun built-in, 1 thread)";
+  }
+
+  const fns = new Map(entries.map((e) => [e.name, lib.symbols[`ll_launch_${e.name}`]!]));
+  return {
+    compiler: compilerName,
+    call(name, args) {
+      const fn = fns.get(name);
+      if (!fn) throw new Error(`no CPU kernel named ${name} in ${sourceName}`);
+      fn(...args.map(toNative));
+    },
+    close: () => lib.close(),
+  };
+}
+
+function toNative(arg: CpuArg): number | Pointer {
+  return typeof arg === "number" ? arg : ptr(arg.buffer, arg.byteOffset);
+}

@@ -1,0 +1,83 @@
+import { readFileSync } from "node:fs";
+import { compileCpuKernels, type CParam, type CpuArg, type CpuKernelLibrary } from "../../ffi/cpu/compile.ts";
+import type { KernelFamily, KernelSignature } from "../../kernels/signature.ts";
+import type { Backend, LaunchArg, Storage } from "./backend.ts";
+
+const preludePath = new URL("../../kernels/prelude-cpu.h", import.meta.url).pathname;
+
+function paramsOf(kernel: KernelSignature): CParam[] {
+  return kernel.args.map((a) => (a.kind === "buffer" ? "ptr" : a.type));
+}
+
+/** Host memory and kernels compiled from kernels/*.cu as C (see ffi/cpu/compile.ts). */
+export class CpuBackend implements Backend {
+  readonly device = "cpu" as const;
+  private readonly libraries = new Map<string, CpuKernelLibrary>();
+
+  constructor(private readonly options: { tinycc?: boolean } = {}) {}
+
+  get description(): string {
+    const lib = this.libraries.values().next().value;
+    return `cpu (${lib?.compiler ?? "kernels compiled on first use"})`;
+  }
+
+  alloc(bytes: number): Storage {
+    return { kind: "cpu", buffer: new ArrayBuffer(bytes) };
+  }
+
+  free(): void {}
+
+  write(storage: Storage, byteOffset: number, src: ArrayBufferView): void {
+    new Uint8Array(host(storage), byteOffset, src.byteLength).set(
+      new Uint8Array(src.buffer, src.byteOffset, src.byteLength),
+    );
+  }
+
+  read(storage: Storage, byteOffset: number, dst: ArrayBufferView): void {
+    new Uint8Array(dst.buffer, dst.byteOffset, dst.byteLength).set(
+      new Uint8Array(host(storage), byteOffset, dst.byteLength),
+    );
+  }
+
+  copy(dst: Storage, dstOffset: number, src: Storage, srcOffset: number, bytes: number): void {
+    new Uint8Array(host(dst), dstOffset, bytes).set(new Uint8Array(host(src), srcOffset, bytes));
+  }
+
+  supports(): true {
+    return true;
+  }
+
+  launch(family: KernelFamily, kernel: KernelSignature, args: readonly LaunchArg[]): void {
+    this.library(family).call(
+      kernel.name,
+      args.map((a): CpuArg => (a.kind === "scalar" ? a.value : { buffer: host(a.storage), byteOffset: a.byteOffset })),
+    );
+  }
+
+  synchronize(): void {}
+
+  dispose(): void {
+    for (const lib of this.libraries.values()) lib.close();
+    this.libraries.clear();
+  }
+
+  private library(family: KernelFamily): CpuKernelLibrary {
+    let lib = this.libraries.get(family.name);
+    if (!lib) {
+      lib = compileCpuKernels({
+        sourceName: `kernels/${family.name}.cu`,
+        prelude: readFileSync(preludePath, "utf8"),
+        source: readFileSync(family.source, "utf8"),
+        entries: Object.values(family.kernels).map((k) => ({ name: k.name, params: paramsOf(k) })),
+        tinycc: this.options.tinycc,
+      });
+      this.libraries.set(family.name, lib);
+    }
+    return lib;
+  }
+}
+
+function host(storage: Storage): ArrayBuffer {
+  if (storage.kind !== "cpu") throw new Error(`cpu backend was given ${storage.kind} memory`);
+  return storage.buffer;
+}

@@ -1,0 +1,147 @@
+import { bytesPerElement, type DType } from "../../kernels/signature.ts";
+import type { Backend, Storage } from "./backend.ts";
+
+export type HostArray = Float32Array | Uint16Array | Int32Array | BigInt64Array | Uint8Array;
+
+const hostArrays = {
+  f32: Float32Array,
+  f16: Uint16Array, // IEEE half bit patterns
+  i32: Int32Array,
+  i64: BigInt64Array,
+  u8: Uint8Array,
+} as const;
+
+/** Device memory is returned when a tensor is dropped without dispose(); dispose() is the plan. */
+const leaked = new FinalizationRegistry<{ backend: Backend; storage: Storage }>(({ backend, storage }) =>
+  backend.free(storage),
+);
+
+/**
+ * A dense, row-major tensor on one device. CPU tensors live in a JS ArrayBuffer, CUDA tensors in
+ * device memory. `view` tensors share storage and do not free it.
+ */
+export class Tensor implements Disposable {
+  private disposed = false;
+
+  private constructor(
+    readonly backend: Backend,
+    readonly dtype: DType,
+    readonly shape: readonly number[],
+    readonly storage: Storage,
+    readonly byteOffset: number,
+    private readonly owner: boolean,
+  ) {
+    if (owner && storage.kind !== "cpu") leaked.register(this, { backend, storage }, this);
+  }
+
+  static empty(backend: Backend, dtype: DType, shape: readonly number[]): Tensor {
+    const size = checkShape(shape);
+    return new Tensor(backend, dtype, [...shape], backend.alloc(size * bytesPerElement[dtype]), 0, true);
+  }
+
+  /** Copies host data onto the backend's device. */
+  static from(backend: Backend, dtype: DType, shape: readonly number[], data: ArrayLike<number> | HostArray): Tensor {
+    const size = checkShape(shape);
+    if (data.length !== size) {
+      throw new RangeError(`tensor data has ${data.length} elements, shape [${shape.join(", ")}] needs ${size}`);
+    }
+    const host = data instanceof hostArrays[dtype] ? (data as HostArray) : toHostArray(dtype, data);
+    const t = Tensor.empty(backend, dtype, shape);
+    backend.write(t.storage, 0, host);
+    return t;
+  }
+
+  get device(): string {
+    return this.backend.device;
+  }
+
+  get size(): number {
+    return this.shape.reduce((a, b) => a * b, 1);
+  }
+
+  get byteLength(): number {
+    return this.size * bytesPerElement[this.dtype];
+  }
+
+  get isDisposed(): boolean {
+    return this.disposed;
+  }
+
+  /** A copy of the contents in host memory. */
+  read(): HostArray {
+    this.assertLive();
+    const out = new hostArrays[this.dtype](this.size);
+    this.backend.read(this.storage, this.byteOffset, out);
+    return out;
+  }
+
+  /**
+   * The contents in place, without copying: CPU tensors only. The view is valid while the tensor is.
+   */
+  hostView(): HostArray {
+    this.assertLive();
+    if (this.storage.kind !== "cpu") throw new Error(`hostView() needs a cpu tensor, this one is on ${this.device}`);
+    return new hostArrays[this.dtype](this.storage.buffer, this.byteOffset, this.size);
+  }
+
+  /** The same memory with another shape of the same size. */
+  reshape(shape: readonly number[]): Tensor {
+    this.assertLive();
+    if (checkShape(shape) !== this.size) {
+      throw new RangeError(`cannot reshape [${this.shape.join(", ")}] to [${shape.join(", ")}]`);
+    }
+    return new Tensor(this.backend, this.dtype, [...shape], this.storage, this.byteOffset, false);
+  }
+
+  /** Items [start, end) along the first axis, sharing memory. */
+  slice(start: number, end: number): Tensor {
+    this.assertLive();
+    const [first = 0, ...rest] = this.shape;
+    if (!(Number.isInteger(start) && Number.isInteger(end) && 0 <= start && start <= end && end <= first)) {
+      throw new RangeError(`slice [${start}, ${end}) is outside the first axis of length ${first}`);
+    }
+    const item = rest.reduce((a, b) => a * b, 1) * bytesPerElement[this.dtype];
+    return new Tensor(this.backend, this.dtype, [end - start, ...rest], this.storage, this.byteOffset + start * item, false);
+  }
+
+  /** A copy on another backend (or the same one). */
+  to(backend: Backend): Tensor {
+    this.assertLive();
+    if (backend === this.backend) {
+      const t = Tensor.empty(backend, this.dtype, this.shape);
+      backend.copy(t.storage, 0, this.storage, this.byteOffset, this.byteLength);
+      return t;
+    }
+    return Tensor.from(backend, this.dtype, this.shape, this.read());
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    if (this.owner) {
+      leaked.unregister(this);
+      this.backend.free(this.storage);
+    }
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  assertLive(): void {
+    if (this.disposed) throw new Error(`tensor [${this.shape.join(", ")}] ${this.dtype} was used after dispose()`);
+  }
+}
+
+function checkShape(shape: readonly number[]): number {
+  for (const d of shape) {
+    if (!Number.isSafeInteger(d) || d < 0) throw new RangeError(`bad tensor shape [${shape.join(", ")}]`);
+  }
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+function toHostArray(dtype: DType, data: ArrayLike<number>): HostArray {
+  if (dtype === "i64") return BigInt64Array.from(Array.from(data, (v) => BigInt(v)));
+  if (dtype === "f16") throw new TypeError("f16 tensor data must be a Uint16Array of half bits");
+  return hostArrays[dtype].from(data as ArrayLike<number>);
+}
