@@ -1,0 +1,56 @@
+/**
+ * Where written frames go: a file, stdout, or a child process's stdin. Each write resolves
+ * only once its bytes have reached the OS, which is what lets an interrupted run keep every
+ * frame it finished.
+ */
+import { mkdirSync } from "node:fs";
+import { open } from "node:fs/promises";
+import { dirname } from "node:path";
+import type { FileSink } from "bun";
+import type { ByteSink } from "./frame.ts";
+
+/** A file created (or truncated) at `path`, parent folders included. */
+export async function openFileSink(path: string): Promise<ByteSink> {
+  mkdirSync(dirname(path), { recursive: true });
+  const handle = await open(path, "w");
+  let closed = false;
+  return {
+    async write(bytes: Uint8Array): Promise<void> {
+      let done = 0;
+      while (done < bytes.length) {
+        const { bytesWritten } = await handle.write(bytes, done, bytes.length - done);
+        done += bytesWritten;
+      }
+    },
+    async close(): Promise<void> {
+      if (closed) return;
+      closed = true;
+      await handle.close();
+    },
+  };
+}
+
+/**
+ * Wraps a Bun FileSink (Bun.stdout.writer(), a spawned process's stdin). `end` decides whether
+ * close() ends the underlying stream: yes for a child's stdin (that is how it sees EOF), no for
+ * our own stdout, which other code may still flush.
+ */
+export function fileSinkWriter(sink: FileSink, end: boolean): ByteSink {
+  let closed = false;
+  return {
+    async write(bytes: Uint8Array): Promise<void> {
+      sink.write(bytes);
+      await sink.flush();
+    },
+    async close(): Promise<void> {
+      if (closed) return;
+      closed = true;
+      await sink.flush();
+      if (end) await sink.end();
+    },
+  };
+}
+
+export function stdoutSink(): ByteSink {
+  return fileSinkWriter(Bun.stdout.writer(), false);
+}

@@ -1,0 +1,100 @@
+/**
+ * Where a recipe's frames go, by one spec string:
+ *   "-"                stdout as y4m (and nothing else ever goes to stdout)
+ *   out.y4m / out.ppm  streams written frame by frame       out.rgb   raw rgb24
+ *   out.png            one image; a second frame makes out-00001.png, out-00002.png, …
+ *   out/frames/        a folder (trailing slash or existing folder): 00001.png, 00002.png, …
+ *   out.mp4 / .webm / .gif   encoded by ffmpeg; close() waits for it to finish the file
+ * Parent folders are created. Every write() resolves once its frame has left the process.
+ *
+ *   await using out = openFrameSink("out.mp4", src.meta);
+ *   for await (const f of frames) await out.write(f);
+ */
+import { statSync } from "node:fs";
+import { extname } from "node:path";
+import { UsageError } from "../errors.ts";
+import { openFileSink, stdoutSink } from "./byte-sinks.ts";
+import { isVideoOutput, spawnEncoder, VIDEO_OUTPUT_EXTENSIONS } from "./ffmpeg.ts";
+import type { ByteSink, Frame, FrameWriter, StreamMeta } from "./frame.ts";
+import { createPngFileWriter, createPngFolderWriter } from "./png-files.ts";
+import { createPpmWriter } from "./ppm.ts";
+import { createRawRgbWriter } from "./raw-rgb.ts";
+import { createY4mWriter, type Y4mWriteOptions } from "./y4m-writer.ts";
+
+export interface FrameSinkOptions {
+  /** YUV conversion and chroma layout for y4m output (not used for the ffmpeg pipe). */
+  y4m?: Y4mWriteOptions;
+  /** Replaces stdout for "-" (tests, or frames piped elsewhere). */
+  stdout?: ByteSink;
+}
+
+export interface FrameSink extends FrameWriter, AsyncDisposable {}
+
+const STREAM_EXTENSIONS = [".y4m", ".ppm", ".rgb", ".raw", ".png"];
+
+function isFolder(spec: string): boolean {
+  if (spec.endsWith("/")) return true;
+  try {
+    return statSync(spec).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** A file sink opened on the first write, so that opening stays synchronous. */
+function lazyFile(path: string): ByteSink {
+  let sink: Promise<ByteSink> | undefined;
+  const get = () => (sink ??= openFileSink(path));
+  return {
+    async write(bytes) {
+      await (await get()).write(bytes);
+    },
+    async close() {
+      await (await get()).close?.();
+    },
+  };
+}
+
+/** Writers that stream y4m into ffmpeg, which makes the video file. */
+function videoWriter(path: string, meta: StreamMeta): FrameWriter {
+  const encoder = spawnEncoder(path);
+  // 4:4:4 on the pipe: ffmpeg does the one chroma subsampling the codec needs.
+  const y4m = createY4mWriter(encoder.stdin, meta, { chroma: "444" });
+  return {
+    write: (frame) => y4m.write(frame),
+    async close() {
+      await y4m.close();
+      await encoder.finished();
+    },
+  };
+}
+
+function writerFor(spec: string, meta: StreamMeta, opts: FrameSinkOptions): FrameWriter {
+  if (spec === "-") return createY4mWriter(opts.stdout ?? stdoutSink(), meta, opts.y4m);
+  if (isFolder(spec)) return createPngFolderWriter(spec, meta);
+  if (isVideoOutput(spec)) return videoWriter(spec, meta);
+  switch (extname(spec).toLowerCase()) {
+    case ".y4m":
+      return createY4mWriter(lazyFile(spec), meta, opts.y4m);
+    case ".ppm":
+      return createPpmWriter(lazyFile(spec), meta);
+    case ".rgb":
+    case ".raw":
+      return createRawRgbWriter(lazyFile(spec), meta);
+    case ".png":
+      return createPngFileWriter(spec, meta);
+  }
+  throw new UsageError(
+    `unknown output "${spec}": expected "-" (stdout, y4m), a folder ending in "/", or a file ending in ${[...STREAM_EXTENSIONS, ...VIDEO_OUTPUT_EXTENSIONS].join(", ")}`,
+  );
+}
+
+export function openFrameSink(spec: string, meta: StreamMeta, opts: FrameSinkOptions = {}): FrameSink {
+  const writer = writerFor(spec, meta, opts);
+  let closing: Promise<void> | undefined;
+  return {
+    write: (frame: Frame) => writer.write(frame),
+    close: () => (closing ??= writer.close()),
+    [Symbol.asyncDispose]: () => (closing ??= writer.close()),
+  };
+}

@@ -1,0 +1,138 @@
+/**
+ * PNG images and folders of numbered PNGs, through pngjs. Any PNG reads as rgb24: palette and
+ * grey expand to RGB, 16-bit samples round to 8 bits, and alpha is dropped (as ffmpeg's
+ * rgba → rgb24 does). PNGs are written as 8-bit RGB.
+ */
+import { mkdirSync, readdirSync, renameSync, statSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { PNG } from "pngjs";
+import { FrameError } from "../errors.ts";
+import { checkFrameSize, DEFAULT_FPS, type Frame, type FrameWriter, type StreamMeta } from "./frame.ts";
+
+/** Digits in numbered names: 00001.png … 99999.png, the width ffmpeg users reach for (%05d). */
+const NUMBER_DIGITS = 5;
+
+export function decodePng(bytes: Uint8Array, name = "PNG"): Frame {
+  let png: { width: number; height: number; data: Uint8Array };
+  try {
+    png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  } catch (e) {
+    throw new FrameError(`${name}: not a readable PNG (${(e as Error).message ?? e})`);
+  }
+  const n = png.width * png.height;
+  const data = new Uint8Array(n * 3);
+  const rgba = png.data;
+  for (let i = 0; i < n; i++) {
+    data[3 * i] = rgba[4 * i]!;
+    data[3 * i + 1] = rgba[4 * i + 1]!;
+    data[3 * i + 2] = rgba[4 * i + 2]!;
+  }
+  return { width: png.width, height: png.height, data };
+}
+
+export function encodePng(frame: Frame): Uint8Array {
+  const png = new PNG({ width: frame.width, height: frame.height, colorType: 2, inputColorType: 2, inputHasAlpha: false });
+  png.data = Buffer.from(frame.data.buffer, frame.data.byteOffset, frame.data.byteLength);
+  return PNG.sync.write(png, { colorType: 2, inputColorType: 2, inputHasAlpha: false });
+}
+
+export async function readPngFile(path: string): Promise<Frame> {
+  const file = Bun.file(path);
+  if (!(await file.exists())) throw new FrameError(`PNG file not found: ${path}`);
+  return decodePng(new Uint8Array(await file.arrayBuffer()), path);
+}
+
+/** Writes one PNG, creating its parent folders. */
+export async function writePngFile(path: string, frame: Frame): Promise<void> {
+  mkdirSync(dirname(path), { recursive: true });
+  await Bun.write(path, encodePng(frame));
+}
+
+/** The PNG files in `dir`, in frame order: numbers inside names compare as numbers (frame2 < frame10). */
+export function listPngFolder(dir: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    throw new FrameError(`PNG folder not found: ${dir}`);
+  }
+  const pngs = names
+    .filter((n) => n.toLowerCase().endsWith(".png"))
+    .sort((a, b) => a.localeCompare(b, "en", { numeric: true }))
+    .map((n) => join(dir, n));
+  if (pngs.length === 0) throw new FrameError(`no .png files in folder ${dir}`);
+  return pngs;
+}
+
+export interface PngFolderStream {
+  meta: StreamMeta;
+  frames: AsyncGenerator<Frame, void, undefined>;
+  paths: string[];
+}
+
+/** Lists the folder and decodes the first image (for the size); frames are read one at a time. */
+export async function openPngFolder(dir: string, fps = DEFAULT_FPS): Promise<PngFolderStream> {
+  const paths = listPngFolder(dir);
+  const first = await readPngFile(paths[0]!);
+  const meta: StreamMeta = { width: first.width, height: first.height, fps };
+  async function* frames(): AsyncGenerator<Frame, void, undefined> {
+    yield first;
+    for (const path of paths.slice(1)) {
+      const frame = await readPngFile(path);
+      if (frame.width !== meta.width || frame.height !== meta.height) {
+        throw new FrameError(`${path} is ${frame.width}x${frame.height} but ${paths[0]} is ${meta.width}x${meta.height}`);
+      }
+      yield frame;
+    }
+  }
+  return { meta, frames: frames(), paths };
+}
+
+/** "00007.png" for index 7 (frames count from 1). */
+export function numberedPngName(index: number, prefix = ""): string {
+  return `${prefix}${String(index).padStart(NUMBER_DIGITS, "0")}.png`;
+}
+
+/** A folder of 00001.png, 00002.png, … written as frames come. */
+export function createPngFolderWriter(dir: string, meta: StreamMeta): FrameWriter {
+  mkdirSync(dir, { recursive: true });
+  if (!statSync(dir).isDirectory()) throw new FrameError(`output folder ${dir} is not a folder`);
+  let count = 0;
+  let closed = false;
+  return {
+    async write(frame: Frame): Promise<void> {
+      if (closed) throw new FrameError("PNG folder writer: write after close");
+      checkFrameSize(frame, meta, "PNG folder writer");
+      count++;
+      await writePngFile(join(dir, numberedPngName(count)), frame);
+    },
+    async close(): Promise<void> {
+      closed = true;
+    },
+  };
+}
+
+/**
+ * `name.png` for one frame. A second frame turns it into a numbered series: name.png is
+ * renamed name-00001.png and the rest follow as name-00002.png, … — decided as frames come,
+ * since how many there will be is not known up front.
+ */
+export function createPngFileWriter(path: string, meta: StreamMeta): FrameWriter {
+  const stem = path.replace(/\.png$/i, "");
+  mkdirSync(dirname(path), { recursive: true });
+  let count = 0;
+  let closed = false;
+  return {
+    async write(frame: Frame): Promise<void> {
+      if (closed) throw new FrameError("PNG writer: write after close");
+      checkFrameSize(frame, meta, "PNG writer");
+      count++;
+      if (count === 1) return writePngFile(path, frame);
+      if (count === 2) renameSync(path, numberedPngName(1, stem + "-"));
+      await writePngFile(numberedPngName(count, stem + "-"), frame);
+    },
+    async close(): Promise<void> {
+      closed = true;
+    },
+  };
+}
