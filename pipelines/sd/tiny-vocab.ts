@@ -22,9 +22,11 @@ import {
 /** Entries in the tiny vocabulary: 512 byte symbols + the merges the word list yields + 2 specials. */
 export const TINY_VOCAB_SIZE = 2663;
 
-// Words people put in prompts, plus the small words that glue prompts together. Order is free:
-// training counts how often pairs occur, and ties break alphabetically.
-const WORDS = `
+/**
+ * The training text: words people put in prompts, plus the small words that glue prompts together.
+ * Order is free (training counts pairs; ties break alphabetically). Exported for tests.
+ */
+export const TINY_VOCAB_WORDS = `
 a an the of in on at to for with and or by from into over under near behind above below
 between through across around beside inside outside without while as is are was be been
 it its this that these those there here very more most some many few all each every one two
@@ -116,7 +118,7 @@ interface TrainingWord {
 /** The word list as byte-level symbol sequences, `</w>` on each last symbol, with counts. */
 function trainingWords(): TrainingWord[] {
   const counts = new Map<string, number>();
-  for (const piece of preTokenize(cleanText(WORDS))) {
+  for (const piece of preTokenize(cleanText(TINY_VOCAB_WORDS))) {
     const word = toByteLevel(piece);
     counts.set(word, (counts.get(word) ?? 0) + 1);
   }
