@@ -1,0 +1,40 @@
+import type { Pointer } from "bun:ffi";
+import { ortApi } from "./api.ts";
+import { check, OrtError, OrtErrorCode } from "./errors.ts";
+import { outSlot, readOutPointer } from "./native-memory.ts";
+
+/** ORT's log severities, lowest first. */
+export const LOG_LEVELS = ["verbose", "info", "warning", "error", "fatal"] as const;
+export type OrtLogLevel = (typeof LOG_LEVELS)[number];
+
+let env = 0 as Pointer;
+let envLevel: OrtLogLevel | undefined;
+
+/**
+ * The process-wide OrtEnv, created on first use. ORT keeps one Env per process and ignores the
+ * arguments of later creations, so the first caller's log level wins; the default is
+ * `LATENTLOOM_ORT_LOG_LEVEL` or "warning". It lives until the process exits: sessions may
+ * outlive any one user of it.
+ */
+export function ortEnv(logLevel?: OrtLogLevel): Pointer {
+  if (env) return env;
+  const level = logLevel ?? parseLevel(process.env.LATENTLOOM_ORT_LOG_LEVEL) ?? "warning";
+  check(ortApi().CreateEnv(LOG_LEVELS.indexOf(level), "latentloom", outSlot()));
+  env = readOutPointer();
+  envLevel = level;
+  return env;
+}
+
+/** The log level the Env was created with (undefined before it exists). */
+export function ortEnvLogLevel(): OrtLogLevel | undefined {
+  return envLevel;
+}
+
+function parseLevel(value: string | undefined): OrtLogLevel | undefined {
+  if (!value) return undefined;
+  if ((LOG_LEVELS as readonly string[]).includes(value)) return value as OrtLogLevel;
+  throw new OrtError(
+    OrtErrorCode.INVALID_ARGUMENT,
+    `LATENTLOOM_ORT_LOG_LEVEL=${value} is not a log level; use one of ${LOG_LEVELS.join(", ")}`,
+  );
+}
