@@ -178,7 +178,7 @@ export class ClipTokenizer {
       }
       const withAdded: Record<string, unknown> = { ...vocab };
       for (const added of Array.isArray(whole.added_tokens) ? whole.added_tokens : []) {
-        if (typeof added?.content === "string" && !(added.content in withAdded)) {
+        if (typeof added?.content === "string" && !Object.hasOwn(withAdded, added.content)) {
           withAdded[added.content] = added.id;
         }
       }

@@ -266,7 +266,7 @@ export interface TinyTokenizerOptions {
 export async function writeTinyTokenizerFolder(dir: string, options: TinyTokenizerOptions = {}): Promise<void> {
   const { vocab, merges } = buildTinyVocab();
   const padToken = options.padToken ?? END_TOKEN;
-  if (!(padToken in vocab)) {
+  if (!Object.hasOwn(vocab, padToken)) {
     throw new Error(`tiny tokenizer: pad token ${JSON.stringify(padToken)} is not in the vocabulary`);
   }
   await mkdir(dir, { recursive: true });
