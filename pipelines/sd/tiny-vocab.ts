@@ -4,7 +4,7 @@
  * the word list below, then <|startoftext|> and <|endoftext|> — the id layout of OpenAI's CLIP vocab
  * (reference/sd-onnx-layout.md §6), only shorter.
  *
- *   const { vocab, merges } = buildTinyVocab();   // vocab["a</w>"] === 320, 2048 entries
+ *   const { vocab, merges } = buildTinyVocab();   // vocab["a</w>"] === 320, TINY_VOCAB_SIZE entries
  *   await writeTinyTokenizerFolder(join(modelDir, "tokenizer"));
  */
 import { mkdir, writeFile } from "node:fs/promises";
