@@ -22,7 +22,17 @@ const COLOURSPACES = {
 } satisfies Record<string, { layout: ChromaLayout; siting: ChromaSiting; alpha: boolean }>;
 
 export type Y4mColourspace = keyof typeof COLOURSPACES;
-export const Y4M_COLOURSPACES = Object.keys(COLOURSPACES) as Y4mColourspace[];
+/** In the order people look for them (Object.keys would put the numeric-looking ones first). */
+export const Y4M_COLOURSPACES: Y4mColourspace[] = [
+  "420jpeg",
+  "420paldv",
+  "420mpeg2",
+  "420",
+  "422",
+  "444",
+  "444alpha",
+  "mono",
+];
 
 export interface Y4mHeader {
   width: number;

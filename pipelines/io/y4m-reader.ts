@@ -98,7 +98,8 @@ async function* y4mFrames(
       const line = await reader.readLine(MAX_LINE);
       if (line === null) return;
       const text = decodeAscii(line.line);
-      if (!text.startsWith(FRAME_TAG) || (text.length > FRAME_TAG.length && text[FRAME_TAG.length] !== " ")) {
+      const cutInTag = !line.terminated && FRAME_TAG.startsWith(text);
+      if (!cutInTag && (!text.startsWith(FRAME_TAG) || (text.length > FRAME_TAG.length && text[FRAME_TAG.length] !== " "))) {
         throw new FrameError(
           `y4m frame ${index}: expected a "FRAME" line at byte ${reader.position - line.line.length - (line.terminated ? 1 : 0)}, got "${printable(text.slice(0, 24))}"`,
         );
