@@ -113,9 +113,8 @@ describe.skipIf(!cudaHeader)("given cuda.h", () => {
       "CU_STREAM_NON_BLOCKING",
       "CU_EVENT_DEFAULT",
     ] as const;
-    expect(Object.fromEntries(names.map((n) => [n, driver[n]]))).toEqual(
-      Object.fromEntries(names.map((n) => [n, header.constants.get(n)])),
-    );
+    const ours: Record<string, number | undefined> = Object.fromEntries(names.map((n) => [n, driver[n]]));
+    expect(ours).toEqual(Object.fromEntries(names.map((n) => [n, header.constants.get(n)])));
   });
 
   test("a CUdeviceptr is 64-bit on this platform, as our u64 bindings assume", () => {

@@ -1,0 +1,97 @@
+import { describe, expect, test } from "bun:test";
+import { CudaUnavailable } from "../../../ffi/cuda/errors.ts";
+import {
+  CudaBackend,
+  cudaBackendAvailability,
+  launchShape,
+  nvrtcSource,
+  ptxCacheKey,
+  type PtxCacheKeyParts,
+} from "../../../pipelines/runtime/cuda-backend.ts";
+
+describe("ptxCacheKey", () => {
+  const parts: PtxCacheKeyParts = {
+    prelude: "#define LL_CUDA 1",
+    source: "LL_KERNEL k(float* x) {}",
+    options: ["--gpu-architecture=compute_80", "-default-device"],
+    arch: 80,
+    nvrtcVersion: "12.4",
+  };
+  const key = ptxCacheKey(parts);
+
+  test("is a stable sha256 hex digest", () => {
+    expect(key).toMatch(/^[0-9a-f]{64}$/);
+    expect(ptxCacheKey({ ...parts, options: [...parts.options] })).toBe(key);
+  });
+
+  const changes: Record<string, Partial<PtxCacheKeyParts>> = {
+    prelude: { prelude: "#define LL_CUDA 2" },
+    source: { source: "LL_KERNEL k(float* y) {}" },
+    options: { options: ["--gpu-architecture=compute_80"] },
+    arch: { arch: 86 },
+    "NVRTC version": { nvrtcVersion: "12.5" },
+    "text moved from prelude to source": {
+      prelude: "#define LL_CUDA",
+      source: ` 1LL_KERNEL k(float* x) {}`,
+    },
+  };
+  for (const [what, change] of Object.entries(changes)) {
+    test(`changes when the ${what} changes`, () => {
+      expect(ptxCacheKey({ ...parts, ...change })).not.toBe(key);
+    });
+  }
+});
+
+describe("launchShape", () => {
+  describe("for an elementwise rule", () => {
+    const rule = { kind: "elementwise", count: "n" } as const;
+    test("uses 256-thread blocks, enough to cover every element", () => {
+      expect(launchShape(rule, 1000, 100)).toEqual({ grid: 4, block: 256 });
+      expect(launchShape(rule, 1024, 100)).toEqual({ grid: 4, block: 256 });
+    });
+    test("caps the grid at 32 blocks per multiprocessor (the loop strides over the rest)", () => {
+      expect(launchShape(rule, 1 << 30, 108)).toEqual({ grid: 108 * 32, block: 256 });
+    });
+    test("launches at least one block", () => {
+      expect(launchShape(rule, 1, 0)).toEqual({ grid: 1, block: 256 });
+    });
+  });
+
+  describe("for a rows rule", () => {
+    test("runs one block of the declared width per row", () => {
+      expect(launchShape({ kind: "rows", count: "rows", block: 128 }, 4096, 80)).toEqual({ grid: 4096, block: 128 });
+    });
+    test("caps the grid at CUDA's x-dimension limit", () => {
+      expect(launchShape({ kind: "rows", count: "rows", block: 32 }, 2 ** 33, 80).grid).toBe(2 ** 31 - 1);
+    });
+    test("rejects a block CUDA cannot run", () => {
+      expect(() => launchShape({ kind: "rows", count: "rows", block: 2048 }, 10, 80)).toThrow(/1\.\.1024 threads/);
+    });
+  });
+});
+
+describe("nvrtcSource", () => {
+  test("puts the prelude first and restarts line numbers at the family's file", () => {
+    expect(nvrtcSource("P1\nP2", "S1", "blend.cu")).toBe('P1\nP2\n#line 1 "blend.cu"\nS1');
+  });
+});
+
+const availability = cudaBackendAvailability();
+
+describe.skipIf(availability.ok)("without a usable CUDA device", () => {
+  test("cudaBackendAvailability gives the reason instead of throwing", () => {
+    expect(availability.ok).toBe(false);
+    if (!availability.ok) expect(availability.reason.length).toBeGreaterThan(10);
+  });
+  test("creating a CudaBackend throws CudaUnavailable with that reason", () => {
+    const reason = availability.ok ? "" : availability.reason;
+    expect(() => new CudaBackend("cuda:0")).toThrow(new CudaUnavailable(reason));
+    expect(() => new CudaBackend("cuda:0")).toThrow(`CUDA unavailable: ${reason}`);
+  });
+});
+
+describe("CudaBackend", () => {
+  test("rejects a device name that is not cuda:N", () => {
+    expect(() => new CudaBackend("cpu")).toThrow('CudaBackend needs a device like "cuda:0", got "cpu"');
+  });
+});
