@@ -12,6 +12,7 @@ const { i32, u32, u64, ptr, cstring, void: none } = FFIType;
 
 /** Slot, argument types and return type of every OrtApi function this binding calls. */
 const SIGNATURES = {
+  CreateStatus: { slot: 0, args: [i32, cstring], returns: ptr },
   GetErrorCode: { slot: 1, args: [ptr], returns: i32 },
   GetErrorMessage: { slot: 2, args: [ptr], returns: ptr },
   CreateEnv: { slot: 3, args: [i32, cstring, ptr], returns: ptr },

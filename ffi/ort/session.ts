@@ -159,6 +159,44 @@ export class Session implements Disposable {
   }
 
   /**
+   * Runs the model writing into existing Values (same names, dtypes and shapes as the outputs
+   * will have) instead of allocating new ones: the fast path for fixed-shape loops.
+   */
+  runInto(feeds: Feeds, outputs: Readonly<Record<string, Value>>): void {
+    const handle = this.handle;
+    const names = this.#inputNames;
+    let fed = 0;
+    for (let i = 0; i < names.length; i++) {
+      const value = feeds[names[i] as string];
+      if (value === undefined) continue;
+      if (!(value instanceof Value)) throw notAValue(names[i] as string, value);
+      this.#runInNames.set(fed, this.#inputNamePtrs[i] as Pointer);
+      this.#runInValues.set(fed, value.handle);
+      fed++;
+    }
+    let given = 0;
+    for (const _ in feeds) given++;
+    let outCount = 0;
+    for (const name in outputs) {
+      const index = this.#outputIndex.get(name);
+      const value = outputs[name];
+      if (index === undefined || outCount >= this.outputs.length) {
+        throw new OrtError(OrtErrorCode.INVALID_ARGUMENT, `runInto: "${name}" is not an output; outputs are ${this.#outputNames.join(", ")}`);
+      }
+      if (!(value instanceof Value)) throw notAValue(name, value);
+      this.#pickedOutNames.set(outCount, this.#outputNamePtrs[index] as Pointer);
+      this.#runOutValues.set(outCount, value.handle);
+      outCount++;
+    }
+    if (given !== fed) {
+      const unknown = Object.keys(feeds).filter((k) => !names.includes(k));
+      throw new OrtError(OrtErrorCode.INVALID_ARGUMENT, `runInto: unknown input ${unknown.join(", ")}; inputs are ${names.join(", ")}`);
+    }
+    const status = this.#run(handle, null, this.#runInNames.ptr, this.#runInValues.ptr, fed, this.#pickedOutNames.ptr, outCount, this.#runOutValues.ptr);
+    if (status) check(status);
+  }
+
+  /**
    * The slow path for feeds or output names the model does not know: pass them to ORT as given,
    * in temporary native tables, so the error is ORT's own ("Invalid input name: …").
    */

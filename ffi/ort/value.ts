@@ -68,9 +68,9 @@ export class Value<D extends Dtype = Dtype> implements Disposable {
     if (buffer.resizable) throw invalid("Value.fromTypedArray: data's ArrayBuffer is resizable and could shrink under ORT");
     // An empty array may have no storage at all; ORT accepts any non-null pointer for 0 bytes.
     const p = data.byteLength ? addressOf(data) : SHAPE_SCRATCH;
-    const frozen = Object.freeze([...shape]);
-    const handle = createTensor(sharedCpuMemoryInfo(), p, data.byteLength, frozen, info.onnx);
-    return new Value<D>(handle, "cpu", data, dtype, frozen, data);
+    const copied = [...shape];
+    const handle = createTensor(sharedCpuMemoryInfo(), p, data.byteLength, copied, info.onnx);
+    return new Value<D>(handle, "cpu", data, dtype, copied, data);
   }
 
   /**
@@ -86,10 +86,10 @@ export class Value<D extends Dtype = Dtype> implements Disposable {
     if (byteLength < count * info.bytes) {
       throw invalid(`Value.fromDevicePointer: shape [${shape.join(",")}] of ${dtype} needs ${count * info.bytes} bytes, got ${byteLength}`);
     }
-    const frozen = Object.freeze([...shape]);
-    const handle = createTensor(memInfo.ptr, address, byteLength, frozen, info.onnx);
+    const copied = [...shape];
+    const handle = createTensor(memInfo.ptr, address, byteLength, copied, info.onnx);
     const location = memoryInfoDeviceType(memInfo.ptr) === "cpu" ? "cpu" : "device";
-    return new Value<D>(handle, location, undefined, dtype, frozen);
+    return new Value<D>(handle, location, undefined, dtype, copied);
   }
 
   /** Takes ownership of an OrtValue that ORT created (Run or IoBinding outputs). @internal */
@@ -162,10 +162,10 @@ export class Value<D extends Dtype = Dtype> implements Disposable {
     if (dtype === undefined) {
       throw new OrtError(OrtErrorCode.NOT_IMPLEMENTED, `Value holds ${elementTypeName(elementType)} elements, which Values do not support`);
     }
-    const shape: number[] = new Array(rank);
-    for (let i = 0; i < rank; i++) shape[i] = read.u32(dims, i * 8) + read.i32(dims, i * 8 + 4) * 0x1_0000_0000;
+    const shape: number[] = [];
+    for (let i = 0; i < rank; i++) shape.push(read.u32(dims, i * 8) + read.i32(dims, i * 8 + 4) * 0x1_0000_0000);
     this.#dtype = dtype as D;
-    this.#shape = Object.freeze(shape);
+    this.#shape = shape;
   }
 
   dispose(): void {

@@ -255,7 +255,8 @@ export function encodeModel(graph: onnx.IGraphProto, options: ModelOptions = {})
     graph,
     opsetImport,
   });
-  return onnx.ModelProto.encode(model).finish();
+  // protobufjs hands back a Node Buffer, whose slice() shares memory; give callers a plain array.
+  return new Uint8Array(onnx.ModelProto.encode(model).finish());
 }
 
 function valueInfo(name: string, dtype: OnnxDtype, shape?: readonly Dim[]): onnx.IValueInfoProto {
