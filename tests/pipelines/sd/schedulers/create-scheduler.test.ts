@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { UsageError } from "../../../../pipelines/errors.ts";
-import { createScheduler, SCHEDULER_KINDS, type SchedulerConfig } from "../../../../pipelines/sd/schedulers/index.ts";
+import { createScheduler, SCHEDULER_KINDS, type SchedulerConfig, type SchedulerKind } from "../../../../pipelines/sd/schedulers/index.ts";
 
 // Config keys and class defaults: /work/shared/reference/sd-onnx-layout.md §5, schedulers.md §2.
 const SD15_CONFIG = {
@@ -38,7 +38,7 @@ describe("createScheduler", () => {
   });
 
   describe("given no kind", () => {
-    const cases: [string, SchedulerConfig, string][] = [
+    const cases: [string, SchedulerConfig, SchedulerKind][] = [
       ["DDIMScheduler", {}, "ddim"],
       ["EulerDiscreteScheduler", {}, "euler"],
       ["EulerAncestralDiscreteScheduler", {}, "euler-a"],
