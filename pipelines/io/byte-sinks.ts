@@ -3,16 +3,22 @@
  * only once its bytes have reached the OS, which is what lets an interrupted run keep every
  * frame it finished.
  */
-import { mkdirSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { FileSink } from "bun";
-import type { ByteSink } from "./frame.ts";
+import { FrameError } from "../errors.ts";
+import { makeFolder, type ByteSink } from "./frame.ts";
 
 /** A file created (or truncated) at `path`, parent folders included. */
 export async function openFileSink(path: string): Promise<ByteSink> {
-  mkdirSync(dirname(path), { recursive: true });
-  const handle = await open(path, "w");
+  makeFolder(dirname(path));
+  let handle: Awaited<ReturnType<typeof open>>;
+  try {
+    handle = await open(path, "w");
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw new FrameError(`cannot write ${path}: ${err.code ?? err.message}`);
+  }
   let closed = false;
   return {
     async write(bytes: Uint8Array): Promise<void> {

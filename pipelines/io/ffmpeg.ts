@@ -3,12 +3,12 @@
  * video into a y4m stream on its stdout, and encodes the y4m stream we write to its stdin.
  * Which ffmpeg: LATENTLOOM_FFMPEG, else `ffmpeg` on PATH, else the @ffmpeg-installer binary.
  */
-import { existsSync, mkdirSync, statSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { dirname, extname } from "node:path";
 import type { Subprocess } from "bun";
 import { FrameError } from "../errors.ts";
 import { fileSinkWriter } from "./byte-sinks.ts";
-import type { ByteSink } from "./frame.ts";
+import { makeFolder, type ByteSink } from "./frame.ts";
 
 function isFile(path: string): boolean {
   try {
@@ -145,7 +145,7 @@ export function spawnEncoder(path: string, ffmpeg = requireFfmpeg()): FfmpegProc
   if (!args) {
     throw new FrameError(`cannot encode "${path}": video outputs are ${VIDEO_OUTPUT_EXTENSIONS.join(", ")}`);
   }
-  mkdirSync(dirname(path), { recursive: true });
+  makeFolder(dirname(path));
   const proc = Bun.spawn({
     cmd: [ffmpeg, ...COMMON, "-y", "-f", "yuv4mpegpipe", "-i", "-", ...args, path],
     stdin: "pipe",
@@ -176,5 +176,5 @@ export function spawnEncoder(path: string, ffmpeg = requireFfmpeg()): FfmpegProc
 /** Runs ffmpeg with `args` to completion (tests and one-off conversions); failure is one line. */
 export async function runFfmpeg(args: string[], ffmpeg = requireFfmpeg()): Promise<void> {
   const proc = Bun.spawn({ cmd: [ffmpeg, ...COMMON, ...args], stdin: "ignore", stdout: "ignore", stderr: "pipe" });
-  await watch(proc, args.join(" ")).finished();
+  await watch(proc, `writing ${args.at(-1)}`).finished();
 }

@@ -2,6 +2,7 @@
  * The picture every io module speaks: 8-bit RGB, three bytes a pixel, rows top to bottom.
  * Stream formats (y4m, ppm, png, ffmpeg) convert to and from this at their edges.
  */
+import { mkdirSync } from "node:fs";
 import { FrameError, UsageError } from "../errors.ts";
 
 export interface Rational {
@@ -73,4 +74,14 @@ export function parseSize(text: string): { width: number; height: number } {
     throw new UsageError(`bad size "${text}": expected WIDTHxHEIGHT, e.g. 512x512`);
   }
   return { width, height };
+}
+
+/** Creates `dir` and its parents; failure is one line naming the folder and the reason. */
+export function makeFolder(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw new FrameError(`cannot create output folder ${dir}: ${err.code ?? err.message}`);
+  }
 }

@@ -3,11 +3,11 @@
  * grey expand to RGB, 16-bit samples round to 8 bits, and alpha is dropped (as ffmpeg's
  * rgba → rgb24 does). PNGs are written as 8-bit RGB.
  */
-import { mkdirSync, readdirSync, renameSync, statSync } from "node:fs";
+import { readdirSync, renameSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { PNG } from "pngjs";
 import { FrameError } from "../errors.ts";
-import { checkFrameSize, DEFAULT_FPS, type Frame, type FrameWriter, type StreamMeta } from "./frame.ts";
+import { checkFrameSize, DEFAULT_FPS, makeFolder, type Frame, type FrameWriter, type StreamMeta } from "./frame.ts";
 
 /** Digits in numbered names: 00001.png … 99999.png, the width ffmpeg users reach for (%05d). */
 const NUMBER_DIGITS = 5;
@@ -44,7 +44,7 @@ export async function readPngFile(path: string): Promise<Frame> {
 
 /** Writes one PNG, creating its parent folders. */
 export async function writePngFile(path: string, frame: Frame): Promise<void> {
-  mkdirSync(dirname(path), { recursive: true });
+  makeFolder(dirname(path));
   await Bun.write(path, encodePng(frame));
 }
 
@@ -95,7 +95,7 @@ export function numberedPngName(index: number, prefix = ""): string {
 
 /** A folder of 00001.png, 00002.png, … written as frames come. */
 export function createPngFolderWriter(dir: string, meta: StreamMeta): FrameWriter {
-  mkdirSync(dir, { recursive: true });
+  makeFolder(dir);
   if (!statSync(dir).isDirectory()) throw new FrameError(`output folder ${dir} is not a folder`);
   let count = 0;
   let closed = false;
@@ -119,7 +119,7 @@ export function createPngFolderWriter(dir: string, meta: StreamMeta): FrameWrite
  */
 export function createPngFileWriter(path: string, meta: StreamMeta): FrameWriter {
   const stem = path.replace(/\.png$/i, "");
-  mkdirSync(dirname(path), { recursive: true });
+  makeFolder(dirname(path));
   let count = 0;
   let closed = false;
   return {
