@@ -22,7 +22,8 @@ export class LcmScheduler extends SchedulerBase {
     if (timesteps === null) {
       const available = Math.floor(c.originalInferenceSteps * strength);
       throw new UsageError(
-        `lcm with strength ${strength} has ${available} distilled timesteps, fewer than the ${steps} steps asked; use at most ${available} steps`,
+        `lcm with strength ${strength} has ${available} distilled timesteps, fewer than the ${steps} steps ` +
+          `asked; use at most ${available} steps`,
       );
     }
     this.fullTimesteps = timesteps;

@@ -80,31 +80,50 @@ export function resolveSchedulerKind(config: SchedulerConfig, kind?: string): Sc
   }
   const fromClass = config._class_name === undefined ? undefined : CLASS_KINDS[config._class_name];
   if (fromClass) return fromClass(config);
+  const named = config._class_name ?? "no scheduler class";
   throw new UsageError(
-    `scheduler_config.json names ${config._class_name ?? "no scheduler class"}, which latentloom does not implement; choose a scheduler: ${valid}`,
+    `scheduler_config.json names ${named}, which latentloom does not implement; choose a scheduler: ${valid}`,
   );
 }
 
 function oneOf<T extends string>(key: string, value: unknown, choices: readonly T[], fallback: T): T {
   if (value === undefined || value === null) return fallback;
   if (typeof value === "string" && (choices as readonly string[]).includes(value)) return value as T;
-  throw new UsageError(`scheduler config ${key} = ${JSON.stringify(value)} is not supported; valid: ${choices.join(", ")}`);
+  const shown = JSON.stringify(value);
+  throw new UsageError(`scheduler config ${key} = ${shown} is not supported; valid: ${choices.join(", ")}`);
 }
 
-function num(key: string, value: unknown, fallback: number, test: (v: number) => boolean, range: string): number {
+function invalid(key: string, value: unknown, expected: string): UsageError {
+  return new UsageError(`scheduler config ${key} = ${JSON.stringify(value)} is invalid; expected ${expected}`);
+}
+
+function positive(key: string, value: unknown, fallback: number): number {
   if (value === undefined || value === null) return fallback;
-  if (typeof value === "number" && Number.isFinite(value) && test(value)) return value;
-  throw new UsageError(`scheduler config ${key} = ${JSON.stringify(value)} is invalid; expected ${range}`);
+  if (typeof value === "number" && Number.isFinite(value) && value > 0) return value;
+  throw invalid(key, value, "a number > 0");
+}
+
+function integerAtLeast(key: string, value: unknown, min: number, fallback: number): number {
+  if (value === undefined || value === null) return fallback;
+  if (typeof value === "number" && Number.isInteger(value) && value >= min) return value;
+  throw invalid(key, value, `an integer ≥ ${min}`);
 }
 
 function bool(key: string, value: unknown, fallback: boolean): boolean {
   if (value === undefined || value === null) return fallback;
   if (typeof value === "boolean") return value;
-  throw new UsageError(`scheduler config ${key} = ${JSON.stringify(value)} is invalid; expected true or false`);
+  throw invalid(key, value, "true or false");
 }
 
 function refuse(key: string, value: unknown): void {
   if (value === true) throw new UsageError(`scheduler config ${key} = true is not supported; set it to false`);
+}
+
+function trainedBetas(value: unknown): readonly number[] | null {
+  if (value === undefined || value === null) return null;
+  const ok = Array.isArray(value) && value.length >= 2 && value.every((b) => typeof b === "number" && b > 0 && b < 1);
+  if (!ok) throw new UsageError("scheduler config trained_betas must be a list of at least 2 numbers in (0, 1)");
+  return value as number[];
 }
 
 export function resolveSchedulerConfig(config: SchedulerConfig, kind: SchedulerKind): ResolvedSchedulerConfig {
@@ -113,35 +132,42 @@ export function resolveSchedulerConfig(config: SchedulerConfig, kind: SchedulerK
   refuse("thresholding", config.thresholding);
   refuse("rescale_betas_zero_snr", config.rescale_betas_zero_snr);
   oneOf("interpolation_type", config.interpolation_type, ["linear"], "linear");
-  const positive = (v: number) => v > 0;
-  const trained = config.trained_betas;
-  if (trained !== undefined && trained !== null) {
-    if (!Array.isArray(trained) || trained.length < 2 || !trained.every((b) => typeof b === "number" && b > 0 && b < 1)) {
-      throw new UsageError("scheduler config trained_betas must be a list of numbers in (0, 1)");
-    }
-  }
-  const numTrainTimesteps = num("num_train_timesteps", config.num_train_timesteps, 1000, (v) => Number.isInteger(v) && v >= 2, "an integer ≥ 2");
+  const trained = trainedBetas(config.trained_betas);
+  const numTrainTimesteps = integerAtLeast("num_train_timesteps", config.num_train_timesteps, 2, 1000);
+  const c = config;
   return {
     numTrainTimesteps: trained ? trained.length : numTrainTimesteps,
-    betaStart: num("beta_start", config.beta_start, isLcm ? 0.00085 : 0.0001, positive, "a number > 0"),
-    betaEnd: num("beta_end", config.beta_end, isLcm ? 0.012 : 0.02, positive, "a number > 0"),
-    betaSchedule: oneOf("beta_schedule", config.beta_schedule, ["linear", "scaled_linear", "squaredcos_cap_v2"], isLcm ? "scaled_linear" : "linear"),
-    trainedBetas: trained ?? null,
-    stepsOffset: num("steps_offset", config.steps_offset, 0, (v) => Number.isInteger(v) && v >= 0, "an integer ≥ 0"),
-    setAlphaToOne: bool("set_alpha_to_one", config.set_alpha_to_one, true),
+    betaStart: positive("beta_start", c.beta_start, isLcm ? 0.00085 : 0.0001),
+    betaEnd: positive("beta_end", c.beta_end, isLcm ? 0.012 : 0.02),
+    betaSchedule: oneOf(
+      "beta_schedule",
+      c.beta_schedule,
+      ["linear", "scaled_linear", "squaredcos_cap_v2"],
+      isLcm ? "scaled_linear" : "linear",
+    ),
+    trainedBetas: trained,
+    stepsOffset: integerAtLeast("steps_offset", c.steps_offset, 0, 0),
+    setAlphaToOne: bool("set_alpha_to_one", c.set_alpha_to_one, true),
     // DDIMScheduler's class default is clip_sample = true; LCM's is false; the others have none.
-    clipSample: isDdimFamily && bool("clip_sample", config.clip_sample, kind === "ddim"),
-    clipSampleRange: num("clip_sample_range", config.clip_sample_range, 1, positive, "a number > 0"),
-    predictionType: oneOf("prediction_type", config.prediction_type, ["epsilon", "v_prediction", "sample"], "epsilon"),
-    timestepSpacing: oneOf("timestep_spacing", config.timestep_spacing, ["leading", "trailing", "linspace"], isDdimFamily ? "leading" : "linspace"),
-    useKarrasSigmas: kind === "dpm++2m-karras" || (kind === "euler" && bool("use_karras_sigmas", config.use_karras_sigmas, false)),
-    finalSigmasType: oneOf("final_sigmas_type", config.final_sigmas_type, ["zero", "sigma_min"], "zero"),
-    sigmaMin: config.sigma_min == null ? null : num("sigma_min", config.sigma_min, 0, positive, "a number > 0"),
-    sigmaMax: config.sigma_max == null ? null : num("sigma_max", config.sigma_max, 0, positive, "a number > 0"),
-    originalInferenceSteps: num("original_inference_steps", config.original_inference_steps, 50, (v) => Number.isInteger(v) && v >= 1, "an integer ≥ 1"),
-    timestepScaling: num("timestep_scaling", config.timestep_scaling, 10, positive, "a number > 0"),
-    solverType: oneOf("solver_type", config.solver_type, ["midpoint", "heun"], "midpoint"),
-    lowerOrderFinal: bool("lower_order_final", config.lower_order_final, true),
-    eulerAtFinal: bool("euler_at_final", config.euler_at_final, false),
+    clipSample: isDdimFamily && bool("clip_sample", c.clip_sample, kind === "ddim"),
+    clipSampleRange: positive("clip_sample_range", c.clip_sample_range, 1),
+    predictionType: oneOf("prediction_type", c.prediction_type, ["epsilon", "v_prediction", "sample"], "epsilon"),
+    timestepSpacing: oneOf(
+      "timestep_spacing",
+      c.timestep_spacing,
+      ["leading", "trailing", "linspace"],
+      isDdimFamily ? "leading" : "linspace",
+    ),
+    // The kind decides for DPM (dpm++2m vs dpm++2m-karras); Euler follows the config.
+    useKarrasSigmas:
+      kind === "dpm++2m-karras" || (kind === "euler" && bool("use_karras_sigmas", c.use_karras_sigmas, false)),
+    finalSigmasType: oneOf("final_sigmas_type", c.final_sigmas_type, ["zero", "sigma_min"], "zero"),
+    sigmaMin: c.sigma_min == null ? null : positive("sigma_min", c.sigma_min, 0),
+    sigmaMax: c.sigma_max == null ? null : positive("sigma_max", c.sigma_max, 0),
+    originalInferenceSteps: integerAtLeast("original_inference_steps", c.original_inference_steps, 1, 50),
+    timestepScaling: positive("timestep_scaling", c.timestep_scaling, 10),
+    solverType: oneOf("solver_type", c.solver_type, ["midpoint", "heun"], "midpoint"),
+    lowerOrderFinal: bool("lower_order_final", c.lower_order_final, true),
+    eulerAtFinal: bool("euler_at_final", c.euler_at_final, false),
   };
 }

@@ -103,11 +103,19 @@ export abstract class SchedulerBase implements Scheduler {
     }
     this.reset();
     this.numSteps = steps;
-    this.buildSchedule(steps, strength);
-    if (this.fullTimesteps.length - this.startIndex < 1) {
-      throw new UsageError(
-        `strength ${strength} with ${steps} steps leaves no denoising step; use strength ≥ ${1 / steps} or more steps`,
-      );
+    try {
+      this.buildSchedule(steps, strength);
+      if (this.fullTimesteps.length - this.startIndex < 1) {
+        const least = Math.ceil(1000 / steps) / 1000;
+        throw new UsageError(
+          `strength ${strength} with ${steps} steps leaves no denoising step; use strength ≥ ${least} or more steps`,
+        );
+      }
+    } catch (error) {
+      this.fullTimesteps = [];
+      this.fullSigmas = [];
+      this.startIndex = 0;
+      throw error;
     }
     return { timesteps: [...this.timesteps] };
   }

@@ -120,6 +120,14 @@ describe("createScheduler", () => {
       expect(() => s.step(ops, x, 10, x)).toThrow(/step index 10 is outside \[0, 9\]/);
     });
 
+    test("is left without a schedule when setTimesteps fails", () => {
+      const s = createScheduler(SD15_CONFIG, "ddim");
+      s.setTimesteps(10);
+      expect(() => s.setTimesteps(10, { strength: 0.05 })).toThrow(/use strength ≥ 0.1 or more steps/);
+      expect(s.timesteps).toEqual([]);
+      expect(() => s.needsNoise(0)).toThrow(/call setTimesteps before stepping/);
+    });
+
     test("returns a copy of its timesteps", () => {
       const s = createScheduler(SD15_CONFIG, "ddim");
       const { timesteps } = s.setTimesteps(10);
