@@ -84,12 +84,15 @@ export abstract class SchedulerBase implements Scheduler {
     this.finalAlphaCumprod = config.setAlphaToOne ? 1 : this.alphasCumprod[0]!;
   }
 
+  private remainingTimesteps: readonly number[] = [];
+  private remainingSigmas: readonly number[] = [];
+
   get timesteps(): readonly number[] {
-    return this.fullTimesteps.slice(this.startIndex);
+    return this.remainingTimesteps;
   }
 
   get sigmas(): readonly number[] {
-    return this.fullSigmas.slice(this.startIndex);
+    return this.remainingSigmas;
   }
 
   setTimesteps(steps: number, options: SetTimestepsOptions = {}): { timesteps: number[] } {
@@ -116,6 +119,9 @@ export abstract class SchedulerBase implements Scheduler {
       this.fullSigmas = [];
       this.startIndex = 0;
       throw error;
+    } finally {
+      this.remainingTimesteps = Object.freeze(this.fullTimesteps.slice(this.startIndex));
+      this.remainingSigmas = Object.freeze(this.fullSigmas.slice(this.startIndex));
     }
     return { timesteps: [...this.timesteps] };
   }
