@@ -18,6 +18,8 @@ export interface LibrarySearch {
    * the system loader, which searches its usual places.
    */
   readonly candidates: readonly string[];
+  /** A function the library exports ("cuInit"); required to check bare-name candidates by loading them. */
+  readonly probeSymbol?: string;
 }
 
 /** A found library (`path`, plus where it came from) or why none was found. */
@@ -33,7 +35,7 @@ export function findLibrary(search: LibrarySearch): LibraryLookup {
     return { path: fromEnv, source: search.envVar };
   }
   for (const candidate of search.candidates) {
-    if (isAbsolute(candidate) ? existsSync(candidate) : loaderFinds(candidate)) {
+    if (isAbsolute(candidate) ? existsSync(candidate) : loaderFinds(candidate, search)) {
       return { path: candidate, source: isAbsolute(candidate) ? "known location" : "system loader path" };
     }
   }
@@ -41,9 +43,13 @@ export function findLibrary(search: LibrarySearch): LibraryLookup {
   return { reason: `${search.name} library not found (tried ${tried}); set ${search.envVar} to its path` };
 }
 
-function loaderFinds(fileName: string): boolean {
+function loaderFinds(fileName: string, search: LibrarySearch): boolean {
+  if (!search.probeSymbol) {
+    throw new TypeError(`${search.name}: candidate "${fileName}" is a bare name, which needs probeSymbol to be checked`);
+  }
   try {
-    dlopen(fileName, {}).close();
+    // Only the symbol's presence matters; the declared signature is never called.
+    dlopen(fileName, { [search.probeSymbol]: { args: [], returns: "void" } }).close();
     return true;
   } catch {
     return false;

@@ -25,8 +25,23 @@ export const ONNX_DTYPES = {
 export type OnnxDtype = keyof typeof ONNX_DTYPES;
 
 /** Typed array holding each element type (f16/bf16 as raw bits, bool as 0/1 bytes). */
-export type OnnxArray<D extends OnnxDtype> = InstanceType<(typeof ONNX_DTYPES)[D]["array"]>;
-export type AnyOnnxArray = OnnxArray<OnnxDtype>;
+export interface OnnxArrays {
+  f32: Float32Array;
+  u8: Uint8Array;
+  i8: Int8Array;
+  u16: Uint16Array;
+  i16: Int16Array;
+  i32: Int32Array;
+  i64: BigInt64Array;
+  bool: Uint8Array;
+  f16: Uint16Array;
+  f64: Float64Array;
+  u32: Uint32Array;
+  u64: BigUint64Array;
+  bf16: Uint16Array;
+}
+export type OnnxArray<D extends OnnxDtype> = OnnxArrays[D];
+export type AnyOnnxArray = OnnxArrays[OnnxDtype];
 
 export function onnxDtype(name: string): (typeof ONNX_DTYPES)[OnnxDtype] {
   if (!Object.hasOwn(ONNX_DTYPES, name)) {

@@ -2,7 +2,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type Dtype, OrtError, Session, Value } from "../../../ffi/ort/index.ts";
+import { type Dtype, OrtError, type OrtErrorCodeName, Session, Value } from "../../../ffi/ort/index.ts";
 import { attr, GraphBuilder, type OnnxDtype } from "../../../pipelines/onnx/model-builder.ts";
 
 /** Deterministic pseudo-random values in [-1, 1). */
@@ -279,7 +279,7 @@ describe("Session", () => {
     g.output(g.node("Relu", [x]), "f32", [2, 3], "y");
     const model = g.toModel();
 
-    function expectOrtError(fn: () => unknown, codeName: string, message: RegExp): void {
+    function expectOrtError(fn: () => unknown, codeName: OrtErrorCodeName, message: RegExp): void {
       let caught: unknown;
       try {
         fn();
