@@ -23,7 +23,7 @@ export class EulerScheduler extends SchedulerBase {
       timesteps = sigmas.map((s) => sigmaToTimestep(logSigmas, s));
     }
     const maxSigma = Math.max(...sigmas);
-    this.initNoiseSigma =
+    this.noiseSigmaAtStart =
       c.timestepSpacing === "leading" ? Math.sqrt(maxSigma * maxSigma + 1) : maxSigma;
     sigmas.push(c.finalSigmasType === "sigma_min" && this.kind === "euler" ? this.trainSigmas[0]! : 0);
     this.fullTimesteps = timesteps;

@@ -55,7 +55,7 @@ export interface Scheduler {
   noiseCoefficients(timestep: number): { signal: number; noise: number };
   /** signal·original + noise·noiseTensor, as a new tensor. */
   addNoise<T>(ops: LatentOps<T>, original: T, noise: T, timestep: number): T;
-  /** Drops multistep history (DPM++); setTimesteps does this too. */
+  /** Drops multistep history (DPM++), disposing the tensor it kept; setTimesteps does this too. */
   reset(): void;
 }
 
@@ -69,7 +69,7 @@ export abstract class SchedulerBase implements Scheduler {
   protected fullSigmas: number[] = [];
   protected startIndex = 0;
   protected numSteps = 0;
-  initNoiseSigma = 1;
+  protected noiseSigmaAtStart = 1;
   /** Euler keeps the latent in σ-space (x₀ + σε); the others in VP space (√ᾱ·x₀ + √(1−ᾱ)·ε). */
   protected abstract readonly varianceExploding: boolean;
   abstract readonly kind: SchedulerKind;
@@ -86,6 +86,10 @@ export abstract class SchedulerBase implements Scheduler {
 
   private remainingTimesteps: readonly number[] = [];
   private remainingSigmas: readonly number[] = [];
+
+  get initNoiseSigma(): number {
+    return this.noiseSigmaAtStart;
+  }
 
   get timesteps(): readonly number[] {
     return this.remainingTimesteps;
@@ -126,7 +130,7 @@ export abstract class SchedulerBase implements Scheduler {
     return { timesteps: [...this.timesteps] };
   }
 
-  /** Fills fullTimesteps, fullSigmas (length + 1), startIndex and initNoiseSigma. */
+  /** Fills fullTimesteps, fullSigmas (length + 1), startIndex and (if not 1) noiseSigmaAtStart. */
   protected abstract buildSchedule(steps: number, strength: number): void;
 
   abstract step<T>(ops: LatentOps<T>, modelOutput: T, stepIndex: number, sample: T, noise?: NoiseSource<T>): T;
