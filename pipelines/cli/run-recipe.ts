@@ -1,0 +1,165 @@
+/**
+ * The top level of every recipe: reads the config, runs the recipe's body and turns whatever
+ * happens into a clean exit.
+ *
+ * - LatentloomError: `error: <message>` (and `hint: <hint>`) on stderr, exit with its exitCode.
+ * - any other error: `error: <message> (run with --verbose for details)`, exit 1.
+ * - --verbose adds the stack; it is read from argv directly, so it works when parsing failed.
+ * - SIGINT: `ctx.signal` aborts and `ctx.interrupted` turns true; the body stops between frames
+ *   (a write under way finishes, so every frame out is whole) and the process exits 130.
+ *   A second SIGINT exits at once.
+ * - stdout closed by its reader (`| head`): the same abort, then a quiet exit 0.
+ *
+ *   runRecipe({ recipe: "txt2img", schema }, async ({ config, log, signal }) => { … });
+ */
+import { LatentloomError } from "../errors.ts";
+import { loadConfig, type LoadConfigOptions } from "./config.ts";
+import { hasFlag } from "./flags.ts";
+import { createLogger, writeStderr } from "./log.ts";
+import type { InferConfig, Schema } from "./schema.ts";
+
+export interface RecipeContext {
+  readonly verbose: boolean;
+  readonly quiet: boolean;
+  /** Aborts on SIGINT or when stdout's reader has gone; pass it on, or check it between frames. */
+  readonly signal: AbortSignal;
+  /** True once the run should stop: `if (ctx.interrupted) break;` between frames. */
+  readonly interrupted: boolean;
+  /** A line on stderr, unless --quiet. */
+  log(...args: unknown[]): void;
+  /** A line on stderr, only with --verbose. */
+  debug(...args: unknown[]): void;
+}
+
+export interface ConfiguredContext<S extends Schema> extends RecipeContext {
+  readonly config: InferConfig<S>;
+  /** Non-flag arguments; always empty unless the spec sets allowPositionals. */
+  readonly positionals: readonly string[];
+  /** The YAML file the config came from, null when none was read. */
+  readonly configFile: string | null;
+}
+
+export interface RecipeSpec<S extends Schema> extends LoadConfigOptions {
+  schema: S;
+}
+
+type Body<C> = (ctx: C) => Promise<void> | void;
+
+/** Runs `main` with the parsed config in its context, then exits as described above. */
+export function runRecipe<const S extends Schema>(spec: RecipeSpec<S>, main: Body<ConfiguredContext<S>>): Promise<void>;
+/** Runs `main` with logging and interruption only (a recipe that calls loadConfig itself). */
+export function runRecipe(main: Body<RecipeContext>): Promise<void>;
+export function runRecipe<S extends Schema>(
+  a: RecipeSpec<S> | Body<RecipeContext>,
+  b?: Body<ConfiguredContext<S>>,
+): Promise<void> {
+  return typeof a === "function" ? run(undefined, a) : run(a, b as Body<RecipeContext>);
+}
+
+type Stop = "sigint" | "epipe";
+
+async function run<S extends Schema>(spec: RecipeSpec<S> | undefined, main: Body<never>): Promise<void> {
+  const argv = spec?.argv ?? process.argv.slice(2);
+  let verbose = hasFlag(argv, "verbose");
+  const controller = new AbortController();
+  let stop: Stop | undefined;
+  let quiet = hasFlag(argv, "quiet");
+
+  const halt = (why: Stop, message: string) => {
+    if (stop !== undefined) return;
+    stop = why;
+    controller.abort(new DOMException(message, "AbortError"));
+  };
+  const onSigint = () => {
+    if (stop === "sigint") process.exit(130);
+    if (!quiet) writeStderr("interrupted: finishing the frame under way (Ctrl-C again to quit now)");
+    halt("sigint", "interrupted");
+  };
+  // Bun reports a failed write to a closed stdout as a rejection nobody awaited, so the
+  // closed pipe is noticed here rather than where the frame was written.
+  const onStray = (e: unknown) => {
+    if (isBrokenPipe(e)) return halt("epipe", "stdout was closed");
+    finish(reportError(e, verbose));
+  };
+  const onStdoutError = (e: unknown) => onStray(e);
+  const detach = () => {
+    process.off("SIGINT", onSigint);
+    process.off("unhandledRejection", onStray);
+    process.off("uncaughtException", onStray);
+    process.stdout.off("error", onStdoutError);
+  };
+  const finish = (code: number): never => {
+    detach();
+    process.exit(code);
+  };
+  process.on("SIGINT", onSigint);
+  process.on("unhandledRejection", onStray);
+  process.on("uncaughtException", onStray);
+  process.stdout.on("error", onStdoutError);
+
+  try {
+    let extra: object = {};
+    if (spec) {
+      const loaded = loadConfig(spec.schema, { ...spec, argv });
+      ({ verbose, quiet } = loaded);
+      extra = { config: loaded.config, positionals: loaded.positionals, configFile: loaded.configFile };
+    }
+    const { log, debug } = createLogger({ verbose, quiet });
+    const signal = controller.signal;
+    const ctx: RecipeContext = {
+      ...extra,
+      verbose,
+      quiet,
+      log,
+      debug,
+      signal,
+      get interrupted() {
+        return signal.aborted;
+      },
+    };
+    await main(ctx as never);
+  } catch (e) {
+    if (isBrokenPipe(e)) halt("epipe", "stdout was closed");
+    // An abort we caused is how the body stops, not a failure.
+    else if (!(stop !== undefined && isAbort(e, controller.signal))) finish(reportError(e, verbose));
+  }
+  if (stop === "sigint") finish(130);
+  if (stop === "epipe") finish(0);
+  detach();
+}
+
+function isBrokenPipe(e: unknown): boolean {
+  return typeof e === "object" && e !== null && (e as { code?: unknown }).code === "EPIPE";
+}
+
+function isAbort(e: unknown, signal: AbortSignal): boolean {
+  return e === signal.reason || (typeof e === "object" && e !== null && (e as { name?: unknown }).name === "AbortError");
+}
+
+/** Prints the error as the module comment says and returns the exit code to use. */
+export function reportError(e: unknown, verbose: boolean, write = writeStderr): number {
+  if (e instanceof LatentloomError) {
+    write(`error: ${e.message}`);
+    if (e.hint) write(`hint: ${e.hint}`);
+    if (verbose) writeStack(e, write);
+    return e.exitCode;
+  }
+  const message = e instanceof Error ? e.message : String(e);
+  const [first = "", ...rest] = message.split("\n");
+  write(`error: ${first}${verbose ? "" : " (run with --verbose for details)"}`);
+  if (verbose) {
+    for (const line of rest) write(line);
+    writeStack(e, write);
+  }
+  return 1;
+}
+
+function writeStack(e: unknown, write: (line: string) => void): void {
+  let cur: unknown = e;
+  for (let depth = 0; cur instanceof Error && depth < 5; depth++) {
+    if (depth > 0) write(`caused by: ${cur.name}: ${cur.message}`);
+    const frames = (cur.stack ?? "").split("\n").filter((l) => /^\s+at /.test(l));
+    for (const f of frames) write(f);
+    cur = cur.cause;
+  }
+}
