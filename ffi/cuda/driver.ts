@@ -64,18 +64,12 @@ type DriverLibrary = ReturnType<typeof openDriver>;
 
 function openDriver() {
   const opened = openCudaLibrary(cudaDriverSearch(), driverSymbols);
-  if (!opened.ok) return { ok: false as const, reason: opened.reason };
-  const cu = opened.library.symbols;
-  const timed = openCudaLibrary({ ...cudaDriverSearch(), candidates: [opened.path] }, eventTimingSymbols, {});
-  const legacy = timed.ok
-    ? undefined
-    : openCudaLibrary({ ...cudaDriverSearch(), candidates: [opened.path] }, legacyEventTimingSymbols, {});
-  const elapsedTime = timed.ok
-    ? timed.library.symbols.cuEventElapsedTime_v2
-    : legacy?.ok
-      ? legacy.library.symbols.cuEventElapsedTime
-      : undefined;
-  return { ok: true as const, cu, elapsedTime, path: opened.path };
+  if (!opened.ok) return opened;
+  const same = { ...cudaDriverSearch(), candidates: [opened.path] };
+  const timed = openCudaLibrary(same, eventTimingSymbols, {});
+  const legacy = timed.ok ? undefined : openCudaLibrary(same, legacyEventTimingSymbols, {});
+  const elapsedTime = timed.ok ? timed.library.symbols.cuEventElapsedTime_v2 : legacy?.ok ? legacy.library.symbols.cuEventElapsedTime : undefined;
+  return { ok: true as const, cu: opened.library.symbols, elapsedTime, path: opened.path };
 }
 
 let driver: DriverLibrary | undefined;
@@ -283,14 +277,18 @@ export class DeviceMemory implements Disposable {
   }
 }
 
-/** Host → device, queued on `stream`. Pageable host memory is staged before the call returns. */
+/**
+ * Host → device on `stream`, finished before returning. The driver docs only say a copy from
+ * pageable memory "might be synchronous", and `src` is JS memory the collector owns, so we wait.
+ */
 export function copyToDevice(dst: number, src: ArrayBufferView, stream: CudaStream): void {
   if (src.byteLength === 0) return;
   const bytes = new Uint8Array(src.buffer, src.byteOffset, src.byteLength);
   check("cuMemcpyHtoDAsync_v2", cu().cuMemcpyHtoDAsync_v2(dst, bytes, bytes.byteLength, asPointer(stream.handle)));
+  stream.synchronize();
 }
 
-/** Device → host. Into pageable memory the driver returns only once the copy is done; we also sync. */
+/** Device → host on `stream`, finished before returning (same reason as copyToDevice). */
 export function copyToHost(dst: ArrayBufferView, src: number, stream: CudaStream): void {
   if (dst.byteLength === 0) return;
   const bytes = new Uint8Array(dst.buffer, dst.byteOffset, dst.byteLength);

@@ -130,7 +130,7 @@ export function openCudaLibrary<Fns extends Record<string, import("bun:ffi").FFI
     } catch (e) {
       const why = firstLine(e);
       // A library that exists but lacks a symbol is worth naming; "cannot open" for every guess is noise.
-      if (isAbsolute(candidate) || !/cannot open|no such file|not found|could not find|failed to open/i.test(why)) {
+      if (isAbsolute(candidate) || !/failed to open library|cannot open shared object|no such file|could not be found/i.test(why)) {
         failures.push(`${candidate}: ${why}`);
       }
     }

@@ -109,8 +109,13 @@ export class CudaBackend implements Backend {
     this.device = device;
     this.#gpu = new CudaDevice(Number(ordinal));
     const { major, minor } = this.#gpu.computeCapability;
-    this.#arch = pickArch(major * 10 + minor, supportedArchs());
-    this.#stream = new CudaStream();
+    try {
+      this.#arch = pickArch(major * 10 + minor, supportedArchs());
+      this.#stream = new CudaStream();
+    } catch (e) {
+      this.#gpu[Symbol.dispose](); // give the retained primary context back
+      throw e;
+    }
     const gib = (this.#gpu.totalMemory / 2 ** 30).toFixed(1);
     this.description = `${device}: ${this.#gpu.name}, compute ${major}.${minor}, ${this.#gpu.multiprocessors} SMs, ${gib} GiB; ${available.description}; PTX for compute_${this.#arch}`;
   }
