@@ -67,7 +67,13 @@ function checkFormat(format: string): FrameFormat {
   return format as FrameFormat;
 }
 
-async function openStream(reader: ByteReader, format: FrameFormat, what: string, opts: FrameSourceOptions): Promise<FrameSource> {
+async function openStream(
+  reader: ByteReader,
+  format: FrameFormat,
+  what: string,
+  opts: FrameSourceOptions,
+  sniffed: boolean,
+): Promise<FrameSource> {
   const fps = opts.fps ?? DEFAULT_FPS;
   switch (format) {
     case "y4m":
@@ -80,7 +86,9 @@ async function openStream(reader: ByteReader, format: FrameFormat, what: string,
       if (!opts.size) {
         await reader.cancel();
         throw new FrameError(
-          `${what} is neither y4m ("YUV4MPEG2 ") nor ppm ("P6"): raw rgb24 input needs --size WxH`,
+          sniffed
+            ? `${what} is neither y4m ("YUV4MPEG2 ") nor ppm ("P6"): raw rgb24 input needs --size WxH`
+            : `raw rgb24 input ${what} needs --size WxH`,
         );
       }
       return { meta: { ...opts.size, fps }, frames: readRawRgb(reader, opts.size) };
@@ -123,7 +131,7 @@ export async function openFrameSource(spec: string, opts: FrameSourceOptions = {
   const forced = opts.format === undefined ? undefined : checkFormat(opts.format);
   if (spec === "-") {
     const reader = new ByteReader(opts.stdin ?? Bun.stdin.stream());
-    return openStream(reader, forced ?? (await sniff(reader)), "stdin", opts);
+    return openStream(reader, forced ?? (await sniff(reader)), "stdin", opts, forced === undefined);
   }
   let isDir: boolean;
   try {
@@ -146,6 +154,6 @@ export async function openFrameSource(spec: string, opts: FrameSourceOptions = {
       return openVideo(spec, opts);
     default:
       if (isDir) throw new UsageError(`${spec} is a folder; only PNG folders can be read`);
-      return openStream(new ByteReader(Bun.file(spec).stream()), format, spec, opts);
+      return openStream(new ByteReader(Bun.file(spec).stream()), format, spec, opts, false);
   }
 }

@@ -8,7 +8,7 @@
 import { FrameError } from "../errors.ts";
 import { ByteReader } from "./byte-reader.ts";
 import type { ByteInput, Frame, StreamMeta } from "./frame.ts";
-import { colourspaceLayout, parseY4mHeader, printable, type Y4mHeader } from "./y4m-header.ts";
+import { colourspaceLayout, parseY4mHeader, printable, Y4M_MAGIC, type Y4mHeader } from "./y4m-header.ts";
 import { yuvFrameBytes, yuvToRgb, type YuvReadOptions } from "./yuv-rgb.ts";
 
 /**
@@ -41,8 +41,8 @@ export async function openY4m(input: ByteInput | ByteReader, opts: Y4mReadOption
     const first = await reader.readLine(MAX_LINE);
     if (first && !first.terminated) {
       const text = decodeAscii(first.line);
-      // A line that runs out before "\n" is still worth parsing: a bad tag says more than "cut".
-      parseY4mHeader(text);
+      // Not y4m at all says more than "no end of line": let the parser name the bad signature.
+      if (!text.startsWith(Y4M_MAGIC)) parseY4mHeader(text);
       throw new FrameError(
         first.line.length >= MAX_LINE
           ? `y4m header: no end of line within ${MAX_LINE} bytes`

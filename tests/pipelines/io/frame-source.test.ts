@@ -111,6 +111,12 @@ describe("openFrameSource", () => {
       expect(await collect(s.frames)).toEqual([a, b]);
     });
 
+    test("a .rgb file without a size asks for --size", async () => {
+      const path = join(root, "nosize.rgb");
+      writeFileSync(path, a.data);
+      await expect(openFrameSource(path)).rejects.toThrow(new FrameError(`raw rgb24 input ${path} needs --size WxH`));
+    });
+
     test("a missing input is a FrameError naming it", async () => {
       const path = join(root, "missing.y4m");
       await expect(openFrameSource(path)).rejects.toThrow(new FrameError(`input not found: ${path}`));

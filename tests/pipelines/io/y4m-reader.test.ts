@@ -123,6 +123,12 @@ describe("readY4m", () => {
       await expect(collect(readY4m(chunks(s)))).rejects.toThrow(/^y4m stream truncated in frame 1: the FRAME line has no end of line/);
     });
 
+    test("on input that is not y4m and has no newline, names the bad signature", async () => {
+      await expect(openY4m(chunks(new Uint8Array(5000).fill(0x41)))).rejects.toThrow(
+        'y4m header: stream does not start with "YUV4MPEG2 " (got "AAAAAAAAAAAAAAAA")',
+      );
+    });
+
     test("inside the header, says so", async () => {
       await expect(collect(readY4m(chunks(ascii("YUV4MPEG2 W3 H2"))))).rejects.toThrow("y4m header: stream ends inside the header line");
     });
