@@ -13,7 +13,7 @@ import {
   paramBlock,
   CudaDevice,
 } from "../../../ffi/cuda/driver.ts";
-import { compileToPtx, nvrtcAvailability, nvrtcOptions } from "../../../ffi/cuda/nvrtc.ts";
+import { compileToPtx, nvrtcAvailability, nvrtcOptions, pickArch, supportedArchs } from "../../../ffi/cuda/nvrtc.ts";
 
 describe("cudaAvailability", () => {
   test("answers without throwing, with a reason whenever CUDA is not usable", () => {
@@ -102,7 +102,8 @@ describe.skipIf(gpuReason !== undefined)("on a CUDA device", () => {
   test("a launched kernel writes what a plain loop computes, and events time it", () => {
     using device = new CudaDevice(0);
     const { major, minor } = device.computeCapability;
-    using module = new CudaModule(compileToPtx(fillSource, "fill.cu", nvrtcOptions(major * 10 + minor)));
+    const arch = pickArch(major * 10 + minor, supportedArchs());
+    using module = new CudaModule(compileToPtx(fillSource, "fill.cu", nvrtcOptions(arch)));
     using stream = new CudaStream();
     const n = 10_000;
     using out = new DeviceMemory(4 * n);

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { CudaUnavailable } from "../../../ffi/cuda/errors.ts";
+import { blend } from "../../../kernels/blend.ts";
 import {
   CudaBackend,
   cudaBackendAvailability,
@@ -93,5 +94,33 @@ describe.skipIf(availability.ok)("without a usable CUDA device", () => {
 describe("CudaBackend", () => {
   test("rejects a device name that is not cuda:N", () => {
     expect(() => new CudaBackend("cpu")).toThrow('CudaBackend needs a device like "cuda:0", got "cpu"');
+  });
+});
+
+if (!availability.ok) console.warn(`skipping CudaBackend GPU tests: CUDA unavailable: ${availability.reason}`);
+
+describe.skipIf(!availability.ok)("on cuda:0", () => {
+  test("lerp_f32 from kernels/blend.cu matches a plain loop, through alloc, write, copy and read", () => {
+    using backend = new CudaBackend("cuda:0");
+    const n = 100_003;
+    const a = Float32Array.from({ length: n }, (_, i) => Math.sin(i));
+    const b = Float32Array.from({ length: n }, (_, i) => Math.cos(i));
+    const [out, da, db, copy] = [0, 1, 2, 3].map(() => backend.alloc(4 * n));
+    backend.write(da!, 0, a);
+    backend.write(db!, 0, b);
+    backend.launch(blend, blend.kernels.lerp_f32!, [
+      { kind: "buffer", storage: out!, byteOffset: 0 },
+      { kind: "buffer", storage: da!, byteOffset: 0 },
+      { kind: "buffer", storage: db!, byteOffset: 0 },
+      { kind: "scalar", type: "f32", value: 0.3 },
+      { kind: "scalar", type: "i64", value: n },
+    ], n);
+    backend.copy(copy!, 0, out!, 0, 4 * n);
+    const got = new Float32Array(n);
+    backend.read(copy!, 0, got);
+    let worst = 0;
+    for (let i = 0; i < n; i++) worst = Math.max(worst, Math.abs(got[i]! - (a[i]! + 0.3 * (b[i]! - a[i]!))));
+    expect(worst).toBeLessThan(1e-6);
+    expect(backend.stream).toBeGreaterThan(0);
   });
 });
