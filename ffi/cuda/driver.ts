@@ -166,8 +166,8 @@ export class CudaDevice implements Disposable {
     const idOut = new Int32Array(1);
     check("cuDeviceGet", lib.cuDeviceGet(idOut, ordinal));
     const device = idOut[0]!;
-    this.context = handleOut("cuDevicePrimaryCtxRetain", (out) => lib.cuDevicePrimaryCtxRetain(out, device));
-    this.makeCurrent();
+    this.#device = device;
+    // Device queries need no context, so they come first and a failure leaks nothing.
     const nameBytes = new Uint8Array(256);
     check("cuDeviceGetName", lib.cuDeviceGetName(nameBytes, nameBytes.length, device));
     const end = nameBytes.indexOf(0);
@@ -182,7 +182,13 @@ export class CudaDevice implements Disposable {
     };
     this.multiprocessors = attribute(CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, "multiprocessor count");
     this.totalMemory = handleOut("cuDeviceTotalMem_v2", (out) => lib.cuDeviceTotalMem_v2(out, device));
-    this.#device = device;
+    this.context = handleOut("cuDevicePrimaryCtxRetain", (out) => lib.cuDevicePrimaryCtxRetain(out, device));
+    try {
+      this.makeCurrent();
+    } catch (e) {
+      this[Symbol.dispose]();
+      throw e;
+    }
   }
 
   readonly #device: number;
