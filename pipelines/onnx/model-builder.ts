@@ -12,7 +12,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { onnx } from "onnx-proto";
-import { type AnyOnnxArray, checkTensorData, dtypeOfArray, ONNX_DTYPES, type OnnxDtype, rawBytes, tensorProto } from "./tensor-proto.ts";
+import { type AnyOnnxArray, checkTensorData, dtypeOfArray, ONNX_DTYPES, type OnnxDtype, onnxDtype, rawBytes, tensorProto } from "./tensor-proto.ts";
 
 export { readModel } from "./model-reader.ts";
 export type { OnnxDtype } from "./tensor-proto.ts";
@@ -260,7 +260,7 @@ export function encodeModel(graph: onnx.IGraphProto, options: ModelOptions = {})
 }
 
 function valueInfo(name: string, dtype: OnnxDtype, shape?: readonly Dim[]): onnx.IValueInfoProto {
-  const tensorType: onnx.TypeProto.ITensor = { elemType: ONNX_DTYPES[dtype].code };
+  const tensorType: onnx.TypeProto.ITensor = { elemType: onnxDtype(dtype).code };
   if (shape) {
     tensorType.shape = {
       dim: shape.map((d) => {
