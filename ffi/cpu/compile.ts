@@ -121,7 +121,7 @@ export function compileCpuKernels(options: {
       writeFileSync(src, full);
       const r = Bun.spawnSync([compiler.command, ...compiler.flags, src, "-o", tmp, "-lm"], { stderr: "pipe" });
       rmSync(src, { force: true });
-      if (r.exitCode !== 0) throw new KernelCompileError(sourceName, compiler.command, r.stderr.toString());
+      if (r.exitCode !== 0) throw new KernelCompileError(sourceName, r.stderr.toString(), [compiler.command, ...compiler.flags]);
       renameSync(tmp, so); // atomic: concurrent processes never load a half-written library
     }
     lib = dlopen(so, symbols) as unknown as typeof lib;
@@ -133,7 +133,7 @@ export function compileCpuKernels(options: {
     try {
       lib = cc({ source: src, symbols }) as unknown as typeof lib;
     } catch (e) {
-      throw new KernelCompileError(sourceName, "tinycc", String((e as Error).message ?? e));
+      throw new KernelCompileError(sourceName, String((e as Error).message ?? e), ["tinycc"]);
     } finally {
       rmSync(src, { force: true });
     }

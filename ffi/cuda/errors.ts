@@ -29,26 +29,7 @@ export class NvrtcError extends Error {
   }
 }
 
-/**
- * NVRTC rejected a kernel source. The message names the program and its first error line;
- * `log` keeps NVRTC's whole log for --verbose and bug reports.
- */
-export class KernelCompileError extends Error {
-  constructor(
-    readonly program: string,
-    readonly log: string,
-    readonly options: readonly string[] = [],
-  ) {
-    super(`kernel source ${program} failed to compile: ${firstErrorLine(log)}`);
-    this.name = "KernelCompileError";
-  }
-}
-
-/** The first line that reports an error; else the first non-blank line (warnings come first sometimes). */
-export function firstErrorLine(log: string): string {
-  const lines = log.split(/\r?\n/).map((l) => l.trim());
-  return lines.find((l) => /\berror\b/i.test(l)) ?? lines.find((l) => l.length > 0) ?? "(empty log)";
-}
+export { KernelCompileError, firstErrorLine } from "../kernel-compile-error.ts";
 
 /** CUDA cannot be used here: no driver library, no NVRTC, cuInit failed, or no device. */
 export class CudaUnavailable extends Error {

@@ -45,7 +45,7 @@ export class Tensor implements Disposable {
     if (data.length !== size) {
       throw new RangeError(`tensor data has ${data.length} elements, shape [${shape.join(", ")}] needs ${size}`);
     }
-    const host = data instanceof hostArrays[dtype] ? (data as HostArray) : toHostArray(dtype, data);
+    const host = data instanceof hostArrays[dtype] ? (data as HostArray) : toHostArray(dtype, data as ArrayLike<number>);
     const t = Tensor.empty(backend, dtype, shape);
     backend.write(t.storage, 0, host);
     return t;
@@ -73,6 +73,14 @@ export class Tensor implements Disposable {
     const out = new hostArrays[this.dtype](this.size);
     this.backend.read(this.storage, this.byteOffset, out);
     return out;
+  }
+
+  /** The contents as f32 on the host (f16 widened): for reading results and tests. */
+  readF32(): Float32Array {
+    const data = this.read();
+    if (this.dtype === "f32") return data as Float32Array;
+    if (this.dtype === "f16") return Float32Array.from(new Float16Array(data.buffer, data.byteOffset, data.length));
+    throw new TypeError(`readF32() needs an f32 or f16 tensor, this one is ${this.dtype}`);
   }
 
   /**

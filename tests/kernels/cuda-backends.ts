@@ -1,7 +1,12 @@
 import type { Backend } from "../../pipelines/runtime/backend.ts";
+import { CudaBackend, cudaBackendAvailability } from "../../pipelines/runtime/cuda-backend.ts";
 
-/** CUDA backends for the conformance test; none (and the reason printed once) without a GPU. */
+/** The CUDA backend for the conformance test, or none (with the reason printed) without a GPU. */
 export function cudaBackendsForTests(): [string, () => Backend][] {
-  console.warn("conformance: cuda backend not wired yet; running CPU backends only");
-  return [];
+  const cuda = cudaBackendAvailability();
+  if (!cuda.ok) {
+    console.warn(`conformance: skipping cuda:0 — ${cuda.reason}`);
+    return [];
+  }
+  return [["cuda:0", () => new CudaBackend("cuda:0")]];
 }

@@ -35,7 +35,7 @@ describe("given the lerp_f32 kernel", () => {
   test("a correct call runs and writes the output", () => {
     const out = Tensor.empty(cpu, "f32", [8]);
     launch(blend, "lerp_f32", { out, a, b, t: 0.5, n: 8 });
-    expect(Array.from(out.read())).toEqual([4, 4.5, 5, 5.5, 6, 6.5, 7, 7.5]);
+    expect(Array.from(out.readF32())).toEqual([4, 4.5, 5, 5.5, 6, 6.5, 7, 7.5]);
   });
 
   const out = Tensor.empty(cpu, "f32", [8]);
