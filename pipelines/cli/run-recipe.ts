@@ -123,6 +123,9 @@ async function run<S extends Schema>(spec: RecipeSpec<S> | undefined, main: Body
     // An abort we caused is how the body stops, not a failure.
     else if (!(stop !== undefined && isAbort(e, controller.signal))) finish(reportError(e, verbose));
   }
+  // Rejections nobody awaited (a failed stdout write among them) are reported on a later
+  // turn of the event loop; give them that turn while our handlers are still listening.
+  await new Promise((resolve) => setImmediate(resolve));
   if (stop === "sigint") finish(130);
   if (stop === "epipe") finish(0);
   detach();

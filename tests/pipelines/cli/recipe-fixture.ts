@@ -38,6 +38,9 @@ await runRecipe(
       throw new ModelError("model folder /m has no unet/model.onnx", "export one with optimum-cli");
     } else if (mode === "throw-plain") {
       throw new TypeError("cannot read properties of undefined");
+    } else if (mode === "stray-rejection") {
+      void Promise.reject(new Error("stray failure"));
+      await new Promise((resolve) => setImmediate(resolve));
     } else if (mode === "frames-await") {
       // A sink that awaits its write, as a careful frame writer does: EPIPE surfaces here.
       const out = Bun.stdout.writer();
