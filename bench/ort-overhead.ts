@@ -2,7 +2,7 @@
  * Cost of one Run through our bun:ffi binding vs onnxruntime-node's JavaScript API, on the same
  * model bytes, the same library file (onnxruntime-node's own libonnxruntime), one intra-op
  * thread, sequential execution, in one process. Each loop feeds one prepared input, runs, and
- * touches the output's data; rounds alternate between the two, and the figure is the median of
+ * touches the output's data (run_into_*: both write into a preallocated output instead); rounds alternate between the two, and the figure is the median of
  * the per-round means.
  *
  *   bun run bench/ort-overhead.ts            JSON lines on stdout, a table on stderr
@@ -21,6 +21,8 @@ interface Case {
   readonly label: string;
   readonly model: Uint8Array;
   readonly shape: number[];
+  /** Write into a preallocated output (our runInto, their fetches) instead of a new one per run. */
+  readonly into?: boolean;
 }
 
 function addModel(): Uint8Array {
@@ -51,13 +53,23 @@ async function measure(c: Case): Promise<{ ours: number; theirs: number }> {
   using x = Value.fromTypedArray("f32", c.shape, input);
   const feeds = { x };
   let sink = 0;
-  const oursLoop = (n: number) => {
-    for (let i = 0; i < n; i++) {
-      const { y } = session.run(feeds);
-      sink += (y as Value<"f32">).data[0] as number;
-      (y as Value).dispose();
-    }
-  };
+  const outData = new Float32Array(input.length);
+  using out = Value.fromTypedArray("f32", c.shape, outData);
+  const outputs = { y: out };
+  const oursLoop = c.into
+    ? (n: number) => {
+        for (let i = 0; i < n; i++) {
+          session.runInto(feeds, outputs);
+          sink += outData[0] as number;
+        }
+      }
+    : (n: number) => {
+        for (let i = 0; i < n; i++) {
+          const { y } = session.run(feeds);
+          sink += (y as Value<"f32">).data[0] as number;
+          (y as Value).dispose();
+        }
+      };
 
   const theirSession = await ort.InferenceSession.create(c.model, {
     intraOpNumThreads: 1,
@@ -65,9 +77,11 @@ async function measure(c: Case): Promise<{ ours: number; theirs: number }> {
     executionMode: "sequential",
   });
   const theirFeeds = { x: new ort.Tensor("float32", input, c.shape) };
+  const theirOut = new ort.Tensor("float32", new Float32Array(input.length), c.shape);
+  const fetches = { y: theirOut };
   const theirsLoop = async (n: number) => {
     for (let i = 0; i < n; i++) {
-      const { y } = await theirSession.run(theirFeeds);
+      const { y } = c.into ? await theirSession.run(theirFeeds, fetches) : await theirSession.run(theirFeeds);
       sink += (y as ort.Tensor).data[0] as number;
     }
   };
@@ -92,6 +106,7 @@ async function measure(c: Case): Promise<{ ours: number; theirs: number }> {
 const cases: Case[] = [
   { metric: "run_add_1x64", label: "Add 1x64", model: addModel(), shape: [1, 64] },
   { metric: "run_matmul_64x64", label: "MatMul 64x64 @ 64x64", model: matmulModel(), shape: [64, 64] },
+  { metric: "run_into_add_1x64", label: "Add 1x64, preallocated", model: addModel(), shape: [1, 64], into: true },
 ];
 
 const rows: string[] = [];

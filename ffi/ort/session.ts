@@ -5,7 +5,7 @@
  */
 import type { Pointer } from "bun:ffi";
 import { ortApi, readCString } from "./api.ts";
-import { elementTypeName } from "./dtype.ts";
+import { type Dtype, DTYPES, elementTypeName, isDtype } from "./dtype.ts";
 import { ortEnv, type OrtLogLevel } from "./env.ts";
 import { check, OrtError, OrtErrorCode } from "./errors.ts";
 import { freeOrtAllocated, NativeBuffer, ortAllocator, outSlot, PointerTable, readOutInt32, readOutNumber, readOutPointer } from "./native-memory.ts";
@@ -30,6 +30,13 @@ export interface SessionCreateOptions extends SessionOptions {
 
 type Feeds = Readonly<Record<string, Value>>;
 
+/** An output whose dtype and every dimension are known before running. */
+interface StaticOutput {
+  readonly dtype: Dtype;
+  readonly shape: readonly number[];
+  readonly count: number;
+}
+
 const ONNX_TYPES = ["unknown", "tensor", "sequence", "map", "opaque", "sparse-tensor", "optional"];
 const released = new FinalizationRegistry<Pointer>((p) => ortApi().ReleaseSession(p));
 const isWindows = process.platform === "win32";
@@ -51,6 +58,13 @@ export class Session implements Disposable {
   readonly #pickedOutNames: PointerTable;
   readonly #runOutValues: PointerTable;
   readonly #run = ortApi().Run;
+  /**
+   * Per output, its fixed dtype and shape when the model pins them. Such outputs are allocated
+   * by us in JS memory and filled by ORT in place: cheaper than letting ORT allocate and then
+   * viewing its memory, and the result is an ordinary typed array.
+   */
+  #staticOutputs: (StaticOutput | undefined)[];
+  #allOutputsStatic: boolean;
 
   private constructor(handle: Pointer) {
     this.#handle = handle;
@@ -71,6 +85,8 @@ export class Session implements Disposable {
     this.#pickedOutNames = new PointerTable(this.outputs.length);
     this.#runOutValues = new PointerTable(this.outputs.length);
     this.#outputNamePtrs.forEach((p, i) => this.#allOutNames.set(i, p));
+    this.#staticOutputs = this.outputs.map(staticOutput);
+    this.#allOutputsStatic = this.#staticOutputs.every((s) => s !== undefined);
   }
 
   /**
@@ -138,23 +154,57 @@ export class Session implements Disposable {
 
     let outNames = this.#allOutNames;
     let outCount = this.outputs.length;
+    let preallocate = this.#allOutputsStatic;
     if (outputNames !== undefined) {
       outCount = outputNames.length;
       if (outCount > this.outputs.length) return this.#runWithUnknownNames(feeds, outputNames);
+      preallocate = true;
       for (let i = 0; i < outCount; i++) {
         const index = this.#outputIndex.get(outputNames[i] as string);
         if (index === undefined) return this.#runWithUnknownNames(feeds, outputNames);
         this.#pickedOutNames.set(i, this.#outputNamePtrs[index] as Pointer);
+        if (this.#staticOutputs[index] === undefined) preallocate = false;
       }
       outNames = this.#pickedOutNames;
     }
-    const outValues = this.#runOutValues;
-    outValues.clear(outCount);
-    const status = this.#run(handle, null, this.#runInNames.ptr, this.#runInValues.ptr, fed, outNames.ptr, outCount, outValues.ptr);
-    if (status) check(status);
-    const result: Record<string, Value> = {};
     const picked = outputNames ?? this.#outputNames;
-    for (let i = 0; i < outCount; i++) result[picked[i] as string] = Value.adopt(outValues.get(i), true);
+    const outValues = this.#runOutValues;
+    const result: Record<string, Value> = {};
+    if (preallocate) {
+      for (let i = 0; i < outCount; i++) {
+        const name = picked[i] as string;
+        const spec = this.#staticOutputs[this.#outputIndex.get(name) as number] as StaticOutput;
+        const info = DTYPES[spec.dtype];
+        const data = new info.array(new ArrayBuffer(spec.count * info.bytes), 0, spec.count);
+        const value = Value.fromTypedArray(spec.dtype, spec.shape, data);
+        result[name] = value;
+        outValues.set(i, value.handle);
+      }
+    } else {
+      outValues.clear(outCount);
+    }
+    const status = this.#run(handle, null, this.#runInNames.ptr, this.#runInValues.ptr, fed, outNames.ptr, outCount, outValues.ptr);
+    if (status) {
+      if (!preallocate) check(status);
+      for (const name in result) result[name]?.dispose();
+      try {
+        check(status);
+      } catch {
+        // Exporters sometimes declare output shapes the graph does not produce, which ORT only
+        // objects to when we preallocate. Retry with ORT-allocated outputs; if that works, keep
+        // it that way for this session; if not, the error is the input's, reported plainly.
+        const [saved, savedAll] = [this.#staticOutputs, this.#allOutputsStatic];
+        this.#staticOutputs = saved.map(() => undefined);
+        this.#allOutputsStatic = false;
+        try {
+          return this.run(feeds, outputNames);
+        } catch (error) {
+          [this.#staticOutputs, this.#allOutputsStatic] = [saved, savedAll];
+          throw error;
+        }
+      }
+    }
+    if (!preallocate) for (let i = 0; i < outCount; i++) result[picked[i] as string] = Value.adopt(outValues.get(i), true);
     return result;
   }
 
@@ -241,6 +291,11 @@ export class Session implements Disposable {
   [Symbol.dispose](): void {
     this.dispose();
   }
+}
+
+function staticOutput(info: TensorInfo): StaticOutput | undefined {
+  if (!isDtype(info.dtype) || info.dims.some((d) => d < 0)) return undefined;
+  return { dtype: info.dtype, shape: info.dims, count: info.dims.reduce((a, b) => a * b, 1) };
 }
 
 function notAValue(name: string, value: unknown): OrtError {

@@ -213,6 +213,26 @@ describe("Session", () => {
       for (const v of Object.values(result)) v.dispose();
     });
 
+    test("fixed-shape outputs come back as ordinary typed arrays ORT filled in place", () => {
+      using session = Session.create(model);
+      using xv = Value.fromTypedArray("f32", [3], Float32Array.of(1, -2, 3));
+      using neg = session.run({ x: xv }, ["neg"]).neg as Value<"f32">;
+      expect(neg.data.buffer.byteLength).toBe(12);
+      expect(Array.from(neg.data)).toEqual([-1, 2, -3]);
+    });
+
+    test("a declared output shape the graph does not produce still runs, with the real shape", () => {
+      const g = new GraphBuilder("lying-shape");
+      const x = g.input("x", "f32", [4]);
+      g.output(g.node("Neg", [x]), "f32", [5], "y");
+      using session = Session.create(g.toModel());
+      using xv = Value.fromTypedArray("f32", [4], Float32Array.of(1, 2, 3, 4));
+      for (let i = 0; i < 2; i++) {
+        using y = session.run({ x: xv }).y as Value<"f32">;
+        expect([y.shape, Array.from(y.data)]).toEqual([[4], [-1, -2, -3, -4]]);
+      }
+    });
+
     test("runInto writes into preallocated Values", () => {
       using session = Session.create(model);
       using xv = Value.fromTypedArray("f32", [3], Float32Array.of(1, -2, 3));

@@ -22,9 +22,18 @@ function model(): Uint8Array {
   return g.toModel();
 }
 
+function fixedModel(): Uint8Array {
+  // Fixed output shape: the Session preallocates this output in JS memory.
+  const g = new GraphBuilder("soak-fixed");
+  const x = g.input("x", "f32", [1, 8]);
+  g.output(g.node("Add", [x, x]), "f32", [1, 8], "y");
+  return g.toModel();
+}
+
 describe("Session under a soak of 2,000 Runs", () => {
   test("gives correct outputs for every run and does not keep growing RSS", () => {
     using session = Session.create(model(), { intraOpThreads: 1 });
+    using fixed = Session.create(fixedModel(), { intraOpThreads: 1 });
     let rssAt500 = 0;
     let wrong = 0;
     for (let run = 1; run <= RUNS; run++) {
@@ -51,6 +60,9 @@ describe("Session under a soak of 2,000 Runs", () => {
           break;
         }
       }
+      using small = Value.fromTypedArray("f32", [1, 8], Float32Array.from({ length: 8 }, (_, i) => run + i));
+      using doubled = fixed.run({ x: small }).y as Value<"f32">;
+      if (doubled.data.some((v, i) => v !== 2 * (run + i))) wrong++;
       if (run % GC_EVERY === 0) Bun.gc(true);
       if (run === 500) rssAt500 = process.memoryUsage().rss;
     }
