@@ -1,5 +1,4 @@
 import { describe, expect, test } from "bun:test";
-import { toArrayBuffer } from "bun:ffi";
 import { MemoryInfo, OrtError, Session, Value } from "../../../ffi/ort/index.ts";
 import { NativeBuffer } from "../../../ffi/ort/native-memory.ts";
 import { GraphBuilder } from "../../../pipelines/onnx/model-builder.ts";
@@ -91,7 +90,7 @@ describe("Value", () => {
     test("wraps native host memory in place when given a CPU MemoryInfo", () => {
       using session = Session.create(doubler());
       using mem = NativeBuffer.alloc(16);
-      const view = new Float32Array(toArrayBuffer(mem.ptr, 0, 16));
+      const view = new Float32Array(mem.bytes().buffer, 0, 4);
       view.set([1, 2, 3, 4]);
       using cpu = MemoryInfo.cpu();
       using x = Value.fromDevicePointer(cpu, mem.ptr, 16, [4], "f32");
