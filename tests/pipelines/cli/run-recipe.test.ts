@@ -6,6 +6,7 @@ import { reportError } from "../../../pipelines/cli/run-recipe.ts";
 import { ModelError, UsageError } from "../../../pipelines/errors.ts";
 
 const FIXTURE = join(import.meta.dir, "recipe-fixture.ts");
+const BARE_FIXTURE = join(import.meta.dir, "bare-recipe-fixture.ts");
 const FRAME = 4096; // recipe-fixture.ts writes frames of this many bytes
 
 const configDir = mkdtempSync(join(tmpdir(), "latentloom-run-"));
@@ -18,8 +19,8 @@ function env(mode: string): Record<string, string> {
 }
 
 /** Runs the fixture recipe to the end: its stdout, stderr and exit code. */
-async function recipe(args: string[], mode = "print-config") {
-  await using proc = Bun.spawn({ cmd: [process.execPath, FIXTURE, ...args], env: env(mode), stdout: "pipe", stderr: "pipe" });
+async function recipe(args: string[], mode = "print-config", fixture = FIXTURE) {
+  await using proc = Bun.spawn({ cmd: [process.execPath, fixture, ...args], env: env(mode), stdout: "pipe", stderr: "pipe" });
   const [stdout, stderr, exitCode] = await Promise.all([proc.stdout.text(), proc.stderr.text(), proc.exited]);
   return { stdout, stderr, exitCode };
 }
@@ -170,38 +171,75 @@ describe("a recipe run through runRecipe", () => {
   });
 
   describe("when SIGINT arrives mid-stream", () => {
-    test("finishes the frame under way, stops between frames and exits 130", async () => {
+    /**
+     * Starts the frame-writing fixture without reading its stdout, so it soon blocks on a full
+     * pipe mid-frame; sends SIGINT once per `waitFor` line seen on stderr; then drains both.
+     */
+    async function interrupt(waitFor: string[]) {
       await using proc = Bun.spawn({ cmd: [process.execPath, FIXTURE], env: env("frames-until-sigint"), stdout: "pipe", stderr: "pipe" });
-      // stdout is not read yet, so the recipe soon blocks on a full pipe mid-stream.
       const errReader = proc.stderr.getReader();
+      const decoder = new TextDecoder();
       let stderr = "";
-      while (!stderr.includes("ready\n")) {
-        const { value, done } = await errReader.read();
-        if (done) break;
-        stderr += new TextDecoder().decode(value);
+      for (const line of waitFor) {
+        while (!stderr.includes(line)) {
+          const { value, done } = await errReader.read();
+          if (done) break;
+          stderr += decoder.decode(value, { stream: true });
+        }
+        proc.kill("SIGINT");
       }
-      proc.kill("SIGINT");
-      const stdoutBytes = await proc.stdout.bytes();
+      const stdout = await proc.stdout.bytes();
       for (;;) {
         const { value, done } = await errReader.read();
         if (done) break;
-        stderr += new TextDecoder().decode(value);
+        stderr += decoder.decode(value, { stream: true });
       }
-      const exitCode = await proc.exited;
-
-      const frames = stdoutBytes.length / FRAME;
+      const frames = stdout.length / FRAME;
       const torn: number[] = [];
       for (let i = 0; i < frames; i++) {
-        const f = stdoutBytes.subarray(i * FRAME, (i + 1) * FRAME);
-        if (!f.every((b) => b === i % 251)) torn.push(i);
+        if (!stdout.subarray(i * FRAME, (i + 1) * FRAME).every((b) => b === i % 251)) torn.push(i);
       }
-      expect({ exitCode, stderr, wholeFrames: Number.isInteger(frames) && frames >= 3, torn }).toEqual({
+      return { exitCode: await proc.exited, stderr, wholeFrames: Number.isInteger(frames) && frames >= 3, torn };
+    }
+
+    test("finishes the frame under way, stops between frames and exits 130", async () => {
+      expect(await interrupt(["ready\n"])).toEqual({
         exitCode: 130,
         stderr:
           "log line\nready\ninterrupted: finishing the frame under way (Ctrl-C again to quit now)\nstopped at a frame boundary: true\n",
         wholeFrames: true,
         torn: [],
       });
+    });
+
+    test("a second SIGINT exits 130 at once, without waiting for the frame", async () => {
+      const r = await interrupt(["ready\n", "interrupted:"]);
+      expect({ exitCode: r.exitCode, stderr: r.stderr }).toEqual({
+        exitCode: 130,
+        stderr: "log line\nready\ninterrupted: finishing the frame under way (Ctrl-C again to quit now)\n",
+      });
+    });
+  });
+
+  describe("without a spec, calling loadConfig itself", () => {
+    test("runs with the config it loaded", async () => {
+      expect(await recipe(["--strength", "0.25"], "", BARE_FIXTURE)).toEqual({ stdout: "strength 0.25\n", stderr: "starting\n", exitCode: 0 });
+    });
+
+    test("its usage errors exit 2, and --verbose and --quiet are known from argv", async () => {
+      const [plain, quiet, verbose] = await Promise.all([
+        recipe(["--strength", "2"], "", BARE_FIXTURE),
+        recipe(["--quiet", "--strength", "2"], "", BARE_FIXTURE),
+        recipe(["--verbose", "--strength", "2"], "", BARE_FIXTURE),
+      ]);
+      const verboseLines = verbose.stderr.trimEnd().split("\n");
+      expect([plain, quiet, verboseLines.slice(0, 3), verbose.exitCode, verboseLines.slice(3).every((l) => /^\s+at /.test(l))]).toEqual([
+        { stdout: "", stderr: "starting\nerror: --strength 2: must be from 0 to 1\n", exitCode: 2 },
+        { stdout: "", stderr: "error: --strength 2: must be from 0 to 1\n", exitCode: 2 },
+        ["starting", "debug: argv scanned for --verbose", "error: --strength 2: must be from 0 to 1"],
+        2,
+        true,
+      ]);
     });
   });
 });
