@@ -38,11 +38,14 @@ export interface SessionOptions {
   readonly externalDataDir?: string;
 }
 
+const released = new FinalizationRegistry<Pointer>((p) => ortApi().ReleaseSessionOptions(p));
+
 /** An OrtSessionOptions built from SessionOptions; released once the session exists. */
 export class NativeSessionOptions implements Disposable {
   #ptr: Pointer;
   private constructor(p: Pointer) {
     this.#ptr = p;
+    released.register(this, p, this);
   }
 
   static create(options: SessionOptions = {}): NativeSessionOptions {
@@ -124,6 +127,7 @@ export class NativeSessionOptions implements Disposable {
 
   dispose(): void {
     if (!this.#ptr) return;
+    released.unregister(this);
     ortApi().ReleaseSessionOptions(this.#ptr);
     this.#ptr = 0 as Pointer;
   }
