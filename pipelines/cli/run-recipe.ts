@@ -5,7 +5,7 @@
  * - LatentloomError: `error: <message>` (and `hint: <hint>`) on stderr, exit with its exitCode.
  * - any other error: `error: <message> (run with --verbose for details)`, exit 1.
  * - --verbose adds the stack; it is read from argv directly, so it works when parsing failed.
- * - SIGINT: `ctx.signal` aborts and `ctx.interrupted` turns true; the body stops between frames
+ * - SIGINT: `ctx.signal` aborts and `ctx.interrupted()` turns true; the body stops between frames
  *   (a write under way finishes, so every frame out is whole) and the process exits 130.
  *   A second SIGINT exits at once.
  * - stdout closed by its reader (`| head`): the same abort, then a quiet exit 0.
@@ -23,8 +23,11 @@ export interface RecipeContext {
   readonly quiet: boolean;
   /** Aborts on SIGINT or when stdout's reader has gone; pass it on, or check it between frames. */
   readonly signal: AbortSignal;
-  /** True once the run should stop: `if (ctx.interrupted) break;` between frames. */
-  readonly interrupted: boolean;
+  /**
+   * True once the run should stop: `if (interrupted()) break;` between frames. A function, not a
+   * getter, so that destructuring the context keeps it live.
+   */
+  interrupted(): boolean;
   /** A line on stderr, unless --quiet. */
   log(...args: unknown[]): void;
   /** A line on stderr, only with --verbose. */
@@ -113,9 +116,7 @@ async function run<S extends Schema>(spec: RecipeSpec<S> | undefined, main: Body
       log,
       debug,
       signal,
-      get interrupted() {
-        return signal.aborted;
-      },
+      interrupted: () => signal.aborted,
     };
     await main(ctx as never);
   } catch (e) {

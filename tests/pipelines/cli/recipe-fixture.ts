@@ -44,29 +44,33 @@ await runRecipe(
     } else if (mode === "frames-await") {
       // A sink that awaits its write, as a careful frame writer does: EPIPE surfaces here.
       const out = Bun.stdout.writer();
-      for (let i = 0; i < 1_000_000 && !ctx.interrupted; i++) {
+      for (let i = 0; i < 1_000_000 && !ctx.interrupted(); i++) {
         await out.write(frame(i));
         await out.flush();
       }
     } else if (mode === "frames-unawaited") {
       // Fire-and-forget writes: a closed pipe only shows as an unhandled rejection.
       const out = Bun.stdout.writer();
-      for (let i = 0; i < 1_000_000 && !ctx.interrupted; i++) {
+      for (let i = 0; i < 1_000_000 && !ctx.interrupted(); i++) {
         void out.write(frame(i));
         await out.flush();
         await new Promise((resolve) => setImmediate(resolve));
       }
+    } else if (mode === "stuck-frame") {
+      // A frame that never finishes: it waits on stdin, which the test keeps open.
+      process.stderr.write("ready\n");
+      await Bun.stdin.text();
     } else if (mode === "frames-until-sigint") {
       // Tells the test (stderr) it may send SIGINT once the handler is surely installed.
       const out = Bun.stdout.writer();
       let i = 0;
-      for (; i < 1_000_000 && !ctx.interrupted; i++) {
+      for (; i < 1_000_000 && !ctx.interrupted(); i++) {
         await out.write(frame(i));
         await out.flush();
         if (i === 2) process.stderr.write("ready\n");
         await new Promise((resolve) => setImmediate(resolve));
       }
-      process.stderr.write(`stopped at a frame boundary: ${ctx.interrupted}\n`);
+      process.stderr.write(`stopped at a frame boundary: ${ctx.interrupted()}\n`);
     }
   },
 );

@@ -175,8 +175,8 @@ describe("a recipe run through runRecipe", () => {
      * Starts the frame-writing fixture without reading its stdout, so it soon blocks on a full
      * pipe mid-frame; sends SIGINT once per `waitFor` line seen on stderr; then drains both.
      */
-    async function interrupt(waitFor: string[]) {
-      await using proc = Bun.spawn({ cmd: [process.execPath, FIXTURE], env: env("frames-until-sigint"), stdout: "pipe", stderr: "pipe" });
+    async function interrupt(waitFor: string[], mode = "frames-until-sigint") {
+      await using proc = Bun.spawn({ cmd: [process.execPath, FIXTURE], env: env(mode), stdin: "pipe", stdout: "pipe", stderr: "pipe" });
       const errReader = proc.stderr.getReader();
       const decoder = new TextDecoder();
       let stderr = "";
@@ -213,7 +213,7 @@ describe("a recipe run through runRecipe", () => {
     });
 
     test("a second SIGINT exits 130 at once, without waiting for the frame", async () => {
-      const r = await interrupt(["ready\n", "interrupted:"]);
+      const r = await interrupt(["ready\n", "interrupted:"], "stuck-frame");
       expect({ exitCode: r.exitCode, stderr: r.stderr }).toEqual({
         exitCode: 130,
         stderr: "log line\nready\ninterrupted: finishing the frame under way (Ctrl-C again to quit now)\n",
