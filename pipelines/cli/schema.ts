@@ -132,6 +132,7 @@ function makeField<T>(
   const given = opts.default === undefined ? (nullable ? null : undefined) : opts.default;
   let issue: string | undefined;
   let parsedDefault: T | undefined;
+  if (opts.default === null && !nullable) issue = "null, but the key is not nullable";
   try {
     // Defaults are written in the options' own form ("512x512"); checking gives the parsed one.
     parsedDefault = given === undefined || given === null ? (given as T | undefined) : parts.check(given);

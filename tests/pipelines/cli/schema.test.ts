@@ -168,6 +168,12 @@ describe("defineSchema", () => {
     expect(() => defineSchema({ [key]: f() })).toThrow(message);
   });
 
+  test("refuses a null default on a key that is not nullable", () => {
+    expect(() => defineSchema({ seed: field.number({ description: "s", default: null }) })).toThrow(
+      'default of config key "seed" is invalid: null, but the key is not nullable',
+    );
+  });
+
   test("refuses a default that fails its own check, naming the key", () => {
     expect(() => defineSchema({ size: field.size({ description: "s", default: "100x100", step: 8 }) })).toThrow(
       'default of config key "size" is invalid: "100x100": width 100 is not a multiple of 8',
