@@ -45,7 +45,10 @@ export function fileSinkWriter(sink: FileSink, end: boolean): ByteSink {
   let closed = false;
   return {
     async write(bytes: Uint8Array): Promise<void> {
-      sink.write(bytes);
+      // Await the write itself: a closed pipe (EPIPE) then stops the recipe at this frame
+      // instead of surfacing later, after all remaining work was done.
+      const pending = sink.write(bytes);
+      if (typeof pending !== "number") await pending;
       await sink.flush();
     },
     async close(): Promise<void> {
