@@ -53,6 +53,10 @@ LL_KERNEL fill_f32(float* out, float value, ll_i64 n) {
   LL_FOR_EACH(i, n) out[i] = value;
 }
 
+LL_KERNEL clamp_f32(float* out, const float* x, float lo, float hi, ll_i64 n) {
+  LL_FOR_EACH(i, n) out[i] = fminf(hi, fmaxf(lo, x[i]));
+}
+
 LL_KERNEL f16_to_f32(float* out, const ll_half* x, ll_i64 n) {
   LL_FOR_EACH(i, n) out[i] = ll_h2f(x[i]);
 }

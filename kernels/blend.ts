@@ -88,6 +88,11 @@ export const blend = defineFamily("blend", new URL("./blend.cu", import.meta.url
     args: [output("out", "f32", "n"), scalar("value", "f32"), scalar("n", "i64")],
     grid: elementwise("n"),
   },
+  {
+    name: "clamp_f32",
+    args: [output("out", "f32", "n"), buffer("x", "f32", "n"), scalar("lo", "f32"), scalar("hi", "f32"), scalar("n", "i64")],
+    grid: elementwise("n"),
+  },
   convert("f32", "f16"),
   convert("f16", "f32"),
   slerpRows("f32"),

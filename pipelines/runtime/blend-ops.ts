@@ -70,6 +70,13 @@ export function add(x: Tensor, y: Tensor, out?: Tensor): Tensor {
   return o;
 }
 
+/** min(hi, max(lo, x)) (f32). */
+export function clamp(x: Tensor, lo: number, hi: number, out?: Tensor): Tensor {
+  const o = target(out, x);
+  launch(blend, "clamp_f32", { out: o, x, lo, hi, n: x.size });
+  return o;
+}
+
 /** Sets every element of an f32 tensor. */
 export function fill(out: Tensor, value: number): Tensor {
   launch(blend, "fill_f32", { out, value, n: out.size });

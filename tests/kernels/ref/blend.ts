@@ -102,6 +102,15 @@ export const blendCases: KernelCase[] = [
     })),
   ),
   ...sizes.map((n): KernelCase => ({
+    kernel: "clamp_f32",
+    params: { n, lo: -1, hi: 0.5 },
+    inputs: (r) => ({ x: r.normal(n) }),
+    scalars: { lo: -1, hi: 0.5, n },
+    outputs: { out: n },
+    exact: true,
+    reference: ({ x }) => ({ out: map(n, (i) => Math.min(0.5, Math.max(-1, x![i]!))) }),
+  })),
+  ...sizes.map((n): KernelCase => ({
     kernel: "f32_to_f16",
     params: { n },
     // wide range: overflow to Inf, subnormals, ties

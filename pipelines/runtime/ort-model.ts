@@ -1,0 +1,109 @@
+import { IoBinding, MemoryInfo, OrtError, Session, type TensorInfo, Value } from "../../ffi/ort/index.ts";
+import type { DType } from "../../kernels/signature.ts";
+import { ModelError } from "../errors.ts";
+import type { Backend } from "./backend.ts";
+import { Tensor } from "./tensor.ts";
+
+export type { TensorInfo };
+
+/**
+ * One ONNX model bound to a device. Inputs and outputs are our Tensors: the caller allocates the
+ * outputs (their shapes are known from the inputs in every SD model) and ORT writes straight into
+ * them, so nothing is copied on the CPU and nothing leaves the GPU on CUDA.
+ */
+export class OrtModel implements Disposable {
+  readonly inputs: readonly TensorInfo[];
+  readonly outputs: readonly TensorInfo[];
+  readonly #binding: IoBinding;
+  readonly #memoryInfo: MemoryInfo | undefined;
+
+  private constructor(
+    readonly path: string,
+    readonly backend: Backend,
+    readonly session: Session,
+  ) {
+    this.inputs = session.inputs;
+    this.outputs = session.outputs;
+    this.#binding = new IoBinding(session);
+    this.#memoryInfo = backend.device === "cpu" ? undefined : MemoryInfo.cuda(Number(backend.device.slice(5)));
+  }
+
+  /** Loads `path` (external data next to it is found by ORT). A bad file is a ModelError naming it. */
+  static load(path: string, backend: Backend, options: { threads?: number } = {}): OrtModel {
+    try {
+      const session = Session.create(path, {
+        intraOpThreads: options.threads ?? 0,
+        graphOptimization: "all",
+        ...(backend.device === "cpu"
+          ? {}
+          : { cuda: { deviceId: Number(backend.device.slice(5)), stream: backend.stream } }),
+      });
+      return new OrtModel(path, backend, session);
+    } catch (e) {
+      if (e instanceof OrtError) throw new ModelError(`${path}: ONNX Runtime cannot load it: ${firstLine(e.message)}`);
+      throw e;
+    }
+  }
+
+  input(name: string): TensorInfo | undefined {
+    return this.inputs.find((i) => i.name === name);
+  }
+
+  output(name: string): TensorInfo | undefined {
+    return this.outputs.find((o) => o.name === name);
+  }
+
+  /** Runs the model on `feeds`, writing into the preallocated `outputs`. */
+  run(feeds: Readonly<Record<string, Tensor>>, outputs: Readonly<Record<string, Tensor>>): void {
+    const values: Value[] = [];
+    const binding = this.#binding;
+    try {
+      for (const [name, tensor] of Object.entries(feeds)) {
+        const v = this.#value(tensor);
+        values.push(v);
+        binding.bindInput(name, v);
+      }
+      for (const [name, tensor] of Object.entries(outputs)) {
+        const v = this.#value(tensor);
+        values.push(v);
+        binding.bindOutput(name, v);
+      }
+      binding.run();
+      if (this.#memoryInfo) binding.synchronizeOutputs();
+    } catch (e) {
+      if (e instanceof OrtError) throw new ModelError(`${this.path}: ${firstLine(e.message)}`);
+      throw e;
+    } finally {
+      binding.clear();
+      for (const v of values) v.dispose();
+    }
+  }
+
+  dispose(): void {
+    this.#binding.dispose();
+    this.#memoryInfo?.dispose();
+    this.session.dispose();
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  #value(t: Tensor): Value {
+    t.assertLive();
+    if (t.backend !== this.backend) {
+      throw new Error(`${this.path}: a tensor on ${t.device} was given to a model on ${this.backend.device}`);
+    }
+    if (t.storage.kind === "cpu") return Value.fromTypedArray(t.dtype, t.shape, t.hostView() as never);
+    return Value.fromDevicePointer(this.#memoryInfo!, t.storage.pointer + t.byteOffset, t.byteLength, t.shape, t.dtype);
+  }
+}
+
+/** Our dtype for an ONNX input/output, or undefined for types our tensors cannot hold. */
+export function tensorDtype(info: TensorInfo): DType | undefined {
+  return (["f32", "f16", "i32", "i64", "u8"] as const).find((d) => d === info.dtype);
+}
+
+function firstLine(s: string): string {
+  return s.split("\n")[0]!.trim();
+}

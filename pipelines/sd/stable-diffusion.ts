@@ -1,0 +1,186 @@
+/**
+ * Text-to-image and image-to-image on a Stable Diffusion ONNX export.
+ *
+ *   using sd = await StableDiffusion.load("tiny");
+ *   const frame = sd.generate({ prompt: "a red fox in the snow", seed: 7, steps: 8 });
+ *   await writePngFile("fox.png", frame);
+ *
+ * Latents stay on the device from the first noise to the decode; the scheduler's arithmetic runs
+ * as kernels (tensor-ops.ts). Classifier-free guidance batches uncond and cond in one UNet call.
+ */
+import { UsageError } from "../errors.ts";
+import type { Frame } from "../io/frame.ts";
+import { ensureTinyModel } from "../onnx/tiny/index.ts";
+import type { Backend } from "../runtime/backend.ts";
+import { axpby } from "../runtime/blend-ops.ts";
+import { openDevice } from "../runtime/device.ts";
+import { Tensor } from "../runtime/tensor.ts";
+import { readModelFolder, type ModelFolder } from "./model-folder.ts";
+import { Rng } from "./random.ts";
+import { sample, type Denoise, type StepInfo } from "./sampler.ts";
+import { createScheduler, type Scheduler, type SchedulerKind } from "./schedulers/index.ts";
+import { tensorOps } from "./tensor-ops.ts";
+import { TextEncoder } from "./text-encoder.ts";
+import { Unet } from "./unet.ts";
+import { Vae } from "./vae.ts";
+
+export interface GenerateOptions {
+  prompt: string;
+  negativePrompt?: string;
+  steps?: number;
+  /** Classifier-free guidance scale; ≤ 1 runs the conditional half only. */
+  guidance?: number;
+  seed?: number;
+  width?: number;
+  height?: number;
+  scheduler?: SchedulerKind;
+  /** img2img: the picture to start from, and how much of the schedule to run on it (0–1]. */
+  image?: Frame;
+  strength?: number;
+  /** After each step; may return replacement latents (later jobs steer with this). */
+  onStep?: (info: StepInfo<Tensor>) => Tensor | void;
+}
+
+export const GENERATE_DEFAULTS = {
+  negativePrompt: "",
+  steps: 8,
+  guidance: 7.5,
+  seed: 0,
+  width: 256,
+  height: 256,
+  scheduler: "ddim" as SchedulerKind,
+  strength: 0.6,
+};
+
+/** Text embeddings ready for the UNet: [uncond; cond] with guidance, [cond] without. */
+export interface Conditioning {
+  context: Tensor;
+  guidance: number;
+}
+
+export class StableDiffusion implements Disposable {
+  private constructor(
+    readonly folder: ModelFolder,
+    readonly backend: Backend,
+    readonly textEncoder: TextEncoder,
+    readonly unet: Unet,
+    readonly vae: Vae,
+  ) {}
+
+  /** `model` is `tiny` (built on first use), `tiny-controlnet`, or an export folder. */
+  static async load(model = "tiny", options: { device?: string; log?: (line: string) => void } = {}): Promise<StableDiffusion> {
+    const { backend, reason } = openDevice(options.device ?? "cpu");
+    if (options.device === "auto") options.log?.(reason);
+    const dir = model === "tiny" || model === "tiny-controlnet" ? await ensureTinyModel(model) : model;
+    const folder = readModelFolder(dir);
+    const textEncoder = await TextEncoder.load(folder.textEncoder, folder.tokenizer, backend);
+    const unet = Unet.load(folder.unet, backend);
+    const vae = Vae.load(folder.vaeDecoder, folder.vaeEncoder, folder.vaeScale, backend);
+    return new StableDiffusion(folder, backend, textEncoder, unet, vae);
+  }
+
+  /** A fresh scheduler of `kind` for this model's training schedule, set to `steps`. */
+  scheduler(kind: SchedulerKind, steps: number, strength?: number): Scheduler {
+    const scheduler = createScheduler(this.folder.schedulerConfig, kind);
+    scheduler.setTimesteps(steps, strength === undefined ? {} : { strength });
+    return scheduler;
+  }
+
+  /** Encodes the prompt (and the negative prompt when guidance is on) in one text-encoder call. */
+  condition(prompt: string, negativePrompt: string, guidance: number): Conditioning {
+    const context = this.textEncoder.encode(guidance > 1 ? [negativePrompt, prompt] : [prompt]);
+    return { context, guidance };
+  }
+
+  /** Standard normal latents [1, 4, h/8, w/8] from `seed` (random.ts: same bytes everywhere). */
+  noise(seed: number, width: number, height: number): Tensor {
+    checkSize(width, height);
+    const shape = [1, 4, height / 8, width / 8];
+    const values = new Rng(seed).normal(new Float32Array(shape.reduce((a, b) => a * b)));
+    return Tensor.from(this.backend, "f32", shape, values);
+  }
+
+  /** The UNet with classifier-free guidance: ε = ε_u + g·(ε_c − ε_u), one batched call. */
+  guidedDenoiser(conditioning: Conditioning): Denoise<Tensor> {
+    const { context, guidance } = conditioning;
+    return (x, t) => {
+      if (guidance <= 1) return this.unet.predict(x, t, context);
+      using batch = Tensor.empty(this.backend, "f32", [2, ...x.shape.slice(1)]);
+      this.backend.copy(batch.storage, 0, x.storage, x.byteOffset, x.byteLength);
+      this.backend.copy(batch.storage, x.byteLength, x.storage, x.byteOffset, x.byteLength);
+      using eps = this.unet.predict(batch, t, context);
+      using uncond = eps.slice(0, 1);
+      using cond = eps.slice(1, 2);
+      return axpby(1 - guidance, uncond, guidance, cond);
+    };
+  }
+
+  /** Runs the schedule on `latents` and returns the final latents (a new tensor). */
+  denoise(options: {
+    latents: Tensor;
+    conditioning: Conditioning;
+    scheduler: Scheduler;
+    seed: number;
+    startIndex?: number;
+    onStep?: (info: StepInfo<Tensor>) => Tensor | void;
+  }): Tensor {
+    // Step noise (ancestral samplers, LCM) comes from its own stream so it never shifts the
+    // initial noise of the same seed.
+    const stepNoise = new Rng(options.seed).fork(1);
+    const shape = options.latents.shape;
+    return sample({
+      scheduler: options.scheduler,
+      ops: tensorOps,
+      latents: options.latents,
+      denoise: this.guidedDenoiser(options.conditioning),
+      noise: () => Tensor.from(this.backend, "f32", shape, stepNoise.normal(new Float32Array(options.latents.size))),
+      startIndex: options.startIndex,
+      onStep: options.onStep,
+    });
+  }
+
+  /** One image: txt2img, or img2img when `image` is given. */
+  generate(options: GenerateOptions): Frame {
+    using latents = this.generateLatents(options);
+    return this.vae.decode(latents);
+  }
+
+  /** Like generate() but stops before the VAE: the final latents. */
+  generateLatents(options: GenerateOptions): Tensor {
+    const o = { ...GENERATE_DEFAULTS, ...options };
+    const width = options.image?.width ?? o.width;
+    const height = options.image?.height ?? o.height;
+    checkSize(width, height);
+    const scheduler = this.scheduler(o.scheduler, o.steps, options.image ? o.strength : undefined);
+    const conditioning = this.condition(o.prompt, o.negativePrompt, o.guidance);
+    using context = conditioning.context;
+    using noise = this.noise(o.seed, width, height);
+    let start: Tensor;
+    if (options.image) {
+      using clean = this.vae.encode(options.image, this.backend);
+      start = scheduler.addNoise(tensorOps, clean, noise, scheduler.timesteps[0]!);
+    } else {
+      start = tensorOps.combine([[scheduler.initNoiseSigma, noise]]);
+    }
+    using initial = start;
+    return this.denoise({ latents: initial, conditioning, scheduler, seed: o.seed, onStep: o.onStep });
+  }
+
+  dispose(): void {
+    this.textEncoder.dispose();
+    this.unet.dispose();
+    this.vae.dispose();
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+}
+
+function checkSize(width: number, height: number): void {
+  for (const [what, v] of [["width", width], ["height", height]] as const) {
+    if (!Number.isInteger(v) || v <= 0 || v % 8 !== 0) {
+      throw new UsageError(`${what} ${v} is not a positive multiple of 8`);
+    }
+  }
+}
