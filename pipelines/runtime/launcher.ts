@@ -1,6 +1,7 @@
 import { evalExtent, type KernelFamily, type KernelSignature } from "../../kernels/signature.ts";
 import type { Backend, LaunchArg } from "./backend.ts";
 import { Tensor } from "./tensor.ts";
+import { timing } from "./timing.ts";
 
 /** A kernel call that does not match the kernel's declared signature. Nothing was launched. */
 export class KernelArgumentError extends TypeError {
@@ -26,7 +27,11 @@ export function launch(family: KernelFamily, kernelName: string, args: Readonly<
   if (supported !== true) throw new KernelArgumentError(kernel.name, `not supported on ${backend.device}: ${supported}`);
   const count = evalExtent(kernel.grid.count, integers);
   if (count === 0) return;
+  if (!timing.enabled) return backend.launch(family, kernel, launchArgs, count);
+  const t0 = Bun.nanoseconds();
   backend.launch(family, kernel, launchArgs, count);
+  timing.kernelNs += Bun.nanoseconds() - t0;
+  timing.kernelCalls++;
 }
 
 function validate(kernel: KernelSignature, args: Readonly<Record<string, Tensor | number>>) {

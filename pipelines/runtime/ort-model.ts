@@ -3,6 +3,7 @@ import type { DType } from "../../kernels/signature.ts";
 import { ModelError } from "../errors.ts";
 import type { Backend } from "./backend.ts";
 import { Tensor } from "./tensor.ts";
+import { timing } from "./timing.ts";
 
 export type { TensorInfo };
 
@@ -68,8 +69,13 @@ export class OrtModel implements Disposable {
         values.push(v);
         binding.bindOutput(name, v);
       }
+      const t0 = timing.enabled ? Bun.nanoseconds() : 0;
       binding.run();
       if (this.#memoryInfo) binding.synchronizeOutputs();
+      if (timing.enabled) {
+        timing.ortNs += Bun.nanoseconds() - t0;
+        timing.ortCalls++;
+      }
     } catch (e) {
       if (e instanceof OrtError) throw new ModelError(`${this.path}: ${firstLine(e.message)}`);
       throw e;
