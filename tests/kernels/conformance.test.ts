@@ -5,16 +5,21 @@
  */
 import { describe, expect, test } from "bun:test";
 import { blend } from "../../kernels/blend.ts";
+import { image } from "../../kernels/image.ts";
 import type { DType, KernelFamily } from "../../kernels/signature.ts";
 import type { Backend } from "../../pipelines/runtime/backend.ts";
 import { CpuBackend } from "../../pipelines/runtime/cpu-backend.ts";
 import { launch } from "../../pipelines/runtime/launcher.ts";
 import { Tensor, type HostArray } from "../../pipelines/runtime/tensor.ts";
 import { blendCases } from "./ref/blend.ts";
+import { imageCases } from "./ref/image.ts";
 import { TestRng, type KernelCase } from "./ref/case.ts";
 import { cudaBackendsForTests } from "./cuda-backends.ts";
 
-const families: [KernelFamily, KernelCase[]][] = [[blend, blendCases]];
+const families: [KernelFamily, KernelCase[]][] = [
+  [blend, blendCases],
+  [image, imageCases],
+];
 
 const backends: [string, () => Backend][] = [
   ["cpu", () => new CpuBackend()],
@@ -32,12 +37,13 @@ function quantize(dtype: DType, v: number): number {
 function encode(dtype: DType, values: ArrayLike<number>): HostArray {
   if (dtype === "f16") return new Uint16Array(Float16Array.from(values as ArrayLike<number>).buffer);
   if (dtype === "f32") return Float32Array.from(values as ArrayLike<number>);
+  if (dtype === "u8") return Uint8Array.from(values as ArrayLike<number>);
   throw new Error(`no test encoding for ${dtype}`);
 }
 
 function decode(dtype: DType, data: HostArray): Float64Array {
   if (dtype === "f16") return Float64Array.from(new Float16Array((data as Uint16Array).buffer, data.byteOffset, data.length));
-  return Float64Array.from(data as Float32Array);
+  return Float64Array.from(data as Float32Array | Uint8Array);
 }
 
 /** A tensor of `n` elements inside a larger one whose GUARD elements on each side hold SENTINEL. */
