@@ -1,0 +1,121 @@
+/**
+ * The embedded default model `tiny` (and `tiny-controlnet`): built from a fixed seed into the
+ * model cache on first use, in the optimum layout (reference/sd-onnx-layout.md §1.2).
+ *
+ *   const dir = await ensureTinyModel();                  // …/models/tiny-<hash>/
+ *   const cn = await ensureTinyModel("tiny-controlnet");  // unet takes residuals, plus controlnet/
+ *
+ * The folder name hashes the builder version and the seed, so a change to any weight recipe
+ * (bump TINY_BUILDER_VERSION) lands in a new folder and never mixes with an old build. Builds go
+ * to a temporary folder that is renamed into place, so concurrent processes never see half a model.
+ */
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { cacheDir } from "../../../ffi/cache-dir.ts";
+import { UsageError } from "../../errors.ts";
+import { Rng } from "../../sd/random.ts";
+import { writeTinyTokenizerFolder } from "../../sd/tiny-vocab.ts";
+import { buildTinyControlNetNet } from "./controlnet.ts";
+import { CONTROLNET_CONFIG, modelIndex, SCHEDULER_CONFIG, TEXT_ENCODER_CONFIG, UNET_CONFIG, VAE_CONFIG } from "./model-configs.ts";
+import { buildTinyTextEncoderNet } from "./text-encoder.ts";
+import { buildTinyUnetNet } from "./unet.ts";
+import { buildTinyVaeDecoderNet, buildTinyVaeEncoderNet } from "./vae.ts";
+
+/** Bump whenever any builder would write different bytes. */
+export const TINY_BUILDER_VERSION = "1";
+export const TINY_SEED = 1234;
+export const TINY_VARIANTS = ["tiny", "tiny-controlnet"] as const;
+export type TinyVariant = (typeof TINY_VARIANTS)[number];
+
+const OPSET = 17;
+/** Each component draws from its own fork of the seed. */
+const STREAM = { textEncoder: 1, unet: 2, vaeEncoder: 3, vaeDecoder: 4, controlnet: 5 } as const;
+
+const componentRng = (seed: number, stream: number) => new Rng(seed).fork(stream);
+
+/** Serialized ONNX bytes of each component (all weights inline; the UNet as a whole file for tests). */
+export const buildTinyTextEncoder = (seed = TINY_SEED): Uint8Array => buildTinyTextEncoderNet(componentRng(seed, STREAM.textEncoder)).g.toModel({ opset: OPSET });
+export const buildTinyUnet = (seed = TINY_SEED, options: { controlResiduals?: boolean } = {}): Uint8Array =>
+  buildTinyUnetNet(componentRng(seed, STREAM.unet), options).g.toModel({ opset: OPSET });
+export const buildTinyVaeEncoder = (seed = TINY_SEED): Uint8Array => buildTinyVaeEncoderNet(componentRng(seed, STREAM.vaeEncoder)).g.toModel({ opset: OPSET });
+export const buildTinyVaeDecoder = (seed = TINY_SEED): Uint8Array => buildTinyVaeDecoderNet(componentRng(seed, STREAM.vaeDecoder)).g.toModel({ opset: OPSET });
+export const buildTinyControlNet = (seed = TINY_SEED): Uint8Array => buildTinyControlNetNet(componentRng(seed, STREAM.controlnet)).g.toModel({ opset: OPSET });
+
+/** The cache folder name for a variant: `<variant>-<12 hex of sha256(version, seed)>`. */
+export function tinyModelFolderName(variant: TinyVariant = "tiny", seed = TINY_SEED): string {
+  const hash = createHash("sha256").update(`latentloom-tiny:${TINY_BUILDER_VERSION}:${seed}`).digest("hex").slice(0, 12);
+  return `${variant}-${hash}`;
+}
+
+function writeJson(path: string, value: unknown): void {
+  writeFileSync(path, JSON.stringify(value, null, 2) + "\n");
+}
+
+/** Writes a complete model folder for `variant` into `dir` (created; existing files overwritten). */
+export async function writeTinyModelFolder(dir: string, variant: TinyVariant = "tiny", seed = TINY_SEED): Promise<void> {
+  checkVariant(variant);
+  const controlnet = variant === "tiny-controlnet";
+  mkdirSync(dir, { recursive: true });
+  writeJson(join(dir, "model_index.json"), modelIndex(controlnet));
+  writeJson(join(dir, "latentloom_tiny.json"), { variant, seed, builder_version: TINY_BUILDER_VERSION });
+  mkdirSync(join(dir, "scheduler"), { recursive: true });
+  writeJson(join(dir, "scheduler", "scheduler_config.json"), SCHEDULER_CONFIG);
+  await writeTinyTokenizerFolder(join(dir, "tokenizer"));
+
+  const save = (component: string, bytes: Uint8Array, config: unknown) => {
+    mkdirSync(join(dir, component), { recursive: true });
+    writeFileSync(join(dir, component, "model.onnx"), bytes);
+    writeJson(join(dir, component, "config.json"), config);
+  };
+  save("text_encoder", buildTinyTextEncoder(seed), TEXT_ENCODER_CONFIG);
+  save("vae_encoder", buildTinyVaeEncoder(seed), VAE_CONFIG);
+  save("vae_decoder", buildTinyVaeDecoder(seed), VAE_CONFIG);
+  // The UNet keeps its weights in model.onnx_data as large exports do, so external data is exercised.
+  const unet = buildTinyUnetNet(componentRng(seed, STREAM.unet), { controlResiduals: controlnet });
+  unet.g.save(join(dir, "unet", "model.onnx"), { opset: OPSET, externalData: { location: "model.onnx_data", minBytes: 100 } });
+  writeJson(join(dir, "unet", "config.json"), UNET_CONFIG);
+  if (controlnet) save("controlnet", buildTinyControlNet(seed), CONTROLNET_CONFIG);
+}
+
+function checkVariant(variant: string): asserts variant is TinyVariant {
+  if (!(TINY_VARIANTS as readonly string[]).includes(variant)) {
+    throw new UsageError(`unknown tiny model variant "${variant}"; valid: ${TINY_VARIANTS.join(", ")}`);
+  }
+}
+
+const pending = new Map<string, Promise<string>>();
+
+/**
+ * The path of the built `variant` folder in the model cache, building it first if needed.
+ * Safe when several processes build at once: each builds into its own temporary folder and the
+ * first rename wins; the others discard theirs.
+ */
+export function ensureTinyModel(variant: TinyVariant = "tiny"): Promise<string> {
+  checkVariant(variant);
+  const dir = join(cacheDir("models"), tinyModelFolderName(variant));
+  let result = pending.get(dir);
+  if (!result) {
+    result = build(dir, variant);
+    pending.set(dir, result);
+    result.catch(() => pending.delete(dir));
+  }
+  return result;
+}
+
+async function build(dir: string, variant: TinyVariant): Promise<string> {
+  if (existsSync(join(dir, "model_index.json"))) return dir;
+  const tmp = `${dir}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
+  try {
+    await writeTinyModelFolder(tmp, variant);
+    try {
+      renameSync(tmp, dir);
+    } catch (error) {
+      // Another process finished first (rename onto a non-empty folder fails): use theirs.
+      if (!existsSync(join(dir, "model_index.json"))) throw error;
+    }
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+  return dir;
+}
