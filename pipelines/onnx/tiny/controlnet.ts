@@ -16,9 +16,12 @@ import { UNET_GAINS } from "./unet.ts";
 import type { Rng } from "../../sd/random.ts";
 
 /** Gain of the controlnet_down_blocks / controlnet_mid_block 1×1 convs. */
-export const CONTROL_OUT_GAIN = 0.5;
-/** Gain of the conditioning embedding's conv_out (the "zero conv" into the features). */
-const COND_EMBED_GAIN = 1.0;
+export const CONTROL_OUT_GAIN = 1.0;
+/**
+ * Gain of each conditioning-embedding conv: without norms between them, SiLU roughly halves the
+ * signal per layer, so unit gains would leave the control image ~1/100 of the features.
+ */
+const COND_EMBED_GAIN = 2.0;
 
 export function buildTinyControlNetNet(rng: Rng): Net {
   const net = new Net("tiny_controlnet", rng);
@@ -31,10 +34,10 @@ export function buildTinyControlNetNet(rng: Rng): Net {
   const u: UnetContext = { net, temb: timeEmbedding(net, sample, timestep), context, gains: UNET_GAINS };
 
   const embed = "/controlnet_cond_embedding";
-  let e = silu(net, `${embed}/conv_in`, conv(net, `${embed}/conv_in`, cond, 3, 8));
+  let e = silu(net, `${embed}/conv_in`, conv(net, `${embed}/conv_in`, cond, 3, 8, { gain: COND_EMBED_GAIN }));
   const steps: [number, number, number][] = [[8, 8, 1], [8, 16, 2], [16, 16, 1], [16, 32, 2], [32, 32, 1], [32, 32, 2]];
   steps.forEach(([cin, cout, stride], i) => {
-    e = silu(net, `${embed}/blocks.${i}`, conv(net, `${embed}/blocks.${i}`, e, cin, cout, { stride }));
+    e = silu(net, `${embed}/blocks.${i}`, conv(net, `${embed}/blocks.${i}`, e, cin, cout, { stride, gain: COND_EMBED_GAIN }));
   });
   e = conv(net, `${embed}/conv_out`, e, 32, c0, { gain: COND_EMBED_GAIN });
 

@@ -15,13 +15,24 @@ export interface ConvOptions {
   readonly stride?: number;
   readonly gain?: number;
   readonly bias?: boolean;
+  /** Make each output channel's weights sum to zero, so a uniform input (SiLU's positive mean) adds no offset. */
+  readonly zeroMean?: boolean;
 }
 
 /** nn.Conv2d with "same" padding (stride 2 halves even sizes). Node `${scope}/Conv`. */
 export function conv(net: Net, scope: string, x: ValueRef, cin: number, cout: number, options: ConvOptions = {}): ValueRef {
   const k = options.kernel ?? 3;
-  const weight = net.normal(paramName(scope, "weight"), [cout, cin, k, k], (options.gain ?? 1) / Math.sqrt(cin * k * k));
-  const inputs = [x, weight];
+  const shape = [cout, cin, k, k];
+  const data = net.draw(paramName(scope, "weight"), shape, (options.gain ?? 1) / Math.sqrt(cin * k * k));
+  if (options.zeroMean) {
+    const per = cin * k * k;
+    for (let o = 0; o < cout; o++) {
+      const row = data.subarray(o * per, (o + 1) * per);
+      const mean = row.reduce((a, b) => a + b, 0) / per;
+      for (let i = 0; i < per; i++) row[i]! -= mean;
+    }
+  }
+  const inputs = [x, net.fixed(paramName(scope, "weight"), data, shape)];
   if (options.bias !== false) inputs.push(net.normal(paramName(scope, "bias"), [cout], 0.02));
   const p = (k - 1) / 2;
   return net.op(scope, "Conv", inputs, { kernel_shape: [k, k], pads: [p, p, p, p], strides: [options.stride ?? 1, options.stride ?? 1] });

@@ -51,9 +51,14 @@ export class Net {
 
   /** Seeded N(mean, std²) weights under `name`. */
   normal(name: string, shape: readonly number[], std: number, mean = 0): ValueRef {
+    return this.g.initializer(name, this.draw(name, shape, std, mean), shape);
+  }
+
+  /** The data `normal` would store under `name`, for callers that adjust it first. */
+  draw(name: string, shape: readonly number[], std: number, mean = 0): Float32Array {
     const data = this.rng.fork(nameId(name)).normal(new Float32Array(shape.reduce((a, b) => a * b, 1)));
     for (let i = 0; i < data.length; i++) data[i] = mean + std * data[i]!;
-    return this.g.initializer(name, data, shape);
+    return data;
   }
 
   /** Fixed f32 weights under `name`. */

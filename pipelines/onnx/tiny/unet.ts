@@ -33,7 +33,7 @@ export const UNET_OUT_GAIN = 0.6;
 /** Passes of the 7×7 box filter that make G. */
 const BLUR_PASSES = 3;
 
-export const UNET_GAINS: BlockGains = { resnet: 0.7, attnQk: 1.5, attnOut: 0.7, crossQk: 2.0, crossOut: 0.3 };
+export const UNET_GAINS: BlockGains = { resnet: 0.7, attnQk: 1.5, attnOut: 0.7, crossQk: 2.0, crossOut: 0.2 };
 
 /** The SD 1.x training schedule (scaled_linear, 0.00085 … 0.012, 1000 steps): ᾱ(t) for t = 0…999. */
 export function sdAlphasCumprod(): Float64Array {
@@ -165,7 +165,7 @@ export function buildTinyUnetNet(rng: Rng, options: TinyUnetOptions = {}): Net {
     if (!last) h = upsample(u, block, h, cout);
   }
   h = silu(net, "/conv_act", groupNorm(net, "/conv_norm_out", h, c0, UNET_SHAPE.groups));
-  const unetOut = conv(net, "/conv_out", h, c0, 4, { gain: UNET_OUT_GAIN });
+  const unetOut = conv(net, "/conv_out", h, c0, 4, { gain: UNET_OUT_GAIN, zeroMean: true, bias: false });
 
   const scope = "/tiny_prior";
   const { m, a, invS } = priorGains(net, timestep);
