@@ -23,7 +23,7 @@ import { buildTinyUnetNet } from "./unet.ts";
 import { buildTinyVaeDecoderNet, buildTinyVaeEncoderNet } from "./vae.ts";
 
 /** Bump whenever any builder would write different bytes. */
-export const TINY_BUILDER_VERSION = "1";
+export const TINY_BUILDER_VERSION = "2";
 export const TINY_SEED = 1234;
 export const TINY_VARIANTS = ["tiny", "tiny-controlnet"] as const;
 export type TinyVariant = (typeof TINY_VARIANTS)[number];
