@@ -29,7 +29,8 @@ export type CpuArg = CpuBufferRef | number;
 
 export interface CpuKernelLibrary {
   readonly compiler: string;
-  call(name: string, args: readonly CpuArg[]): void;
+  /** Runs kernel `name` on the OpenMP team, or on the calling thread when `serial`. */
+  call(name: string, args: readonly CpuArg[], serial: boolean): void;
   close(): void;
 }
 
@@ -41,16 +42,26 @@ const ffiTypes: Record<CParam, FFIType> = {
 };
 const cTypes: Record<CParam, string> = { ptr: "void*", f32: "float", i32: "int", i64: "long long" };
 
-/** The launchers: one OpenMP team per call, each thread runs the kernel on its own chunk. */
+/**
+ * Two launchers per kernel: `ll_launch_*` runs one OpenMP team, each thread on its own chunk;
+ * `ll_serial_*` runs the whole range on the calling thread, for sizes where waking the team costs
+ * more than the work.
+ */
 export function generateLaunchers(entries: readonly CpuEntry[]): string {
   return entries
     .map(({ name, params }) => {
       const decl = params.map((p, i) => `${cTypes[p]} p${i}`).join(", ");
       const call = params.map((_, i) => `p${i}`).join(", ");
-      return `void ll_launch_${name}(${decl}) {\n#ifdef _OPENMP\n#pragma omp parallel\n#endif\n  ${name}(${call});\n}\n`;
+      return (
+        `void ll_launch_${name}(${decl}) {\n#ifdef _OPENMP\n#pragma omp parallel\n#endif\n  ${name}(${call});\n}\n` +
+        `void ll_serial_${name}(${decl}) {\n#ifdef _OPENMP\n#pragma omp parallel num_threads(1)\n#endif\n  ${name}(${call});\n}\n`
+      );
     })
     .join("\n");
 }
+
+/** Elementwise launches over fewer items than this run on the calling thread. */
+export const SERIAL_BELOW = 1 << 15;
 
 interface SystemCompiler {
   command: string;
@@ -102,7 +113,13 @@ export function compileCpuKernels(options: {
   const { sourceName, prelude, source, entries } = options;
   const full = `${prelude}\n#line 1 "${sourceName}"\n${source}\n${generateLaunchers(entries)}`;
   const symbols = Object.fromEntries(
-    entries.map((e) => [`ll_launch_${e.name}`, { args: e.params.map((p) => ffiTypes[p]), returns: FFIType.void }]),
+    entries.flatMap((e) => {
+      const signature = { args: e.params.map((p) => ffiTypes[p]), returns: FFIType.void };
+      return [
+        [`ll_launch_${e.name}`, signature],
+        [`ll_serial_${e.name}`, signature],
+      ];
+    }),
   );
   const compiler = options.tinycc ? null : findSystemCompiler();
 
@@ -124,6 +141,10 @@ export function compileCpuKernels(options: {
       if (r.exitCode !== 0) throw new KernelCompileError(sourceName, r.stderr.toString(), [compiler.command, ...compiler.flags]);
       renameSync(tmp, so); // atomic: concurrent processes never load a half-written library
     }
+    // OpenMP's default busy-waiting between regions starves ONNX Runtime's threads on small
+    // machines (measured here: an 8-step txt2img took 1.39 s with it, 0.84 s without). libgomp
+    // reads this when the library loads; a user's own setting wins.
+    process.env.OMP_WAIT_POLICY ??= "passive";
     lib = dlopen(so, symbols) as unknown as typeof lib;
     compilerName = `${compiler.command} ${compiler.flags.filter((f) => f.startsWith("-O") || f === "-fopenmp").join(" ")}`;
   } else {
@@ -140,13 +161,13 @@ export function compileCpuKernels(options: {
     compilerName = "tinycc (Bun built-in, 1 thread)";
   }
 
-  const fns = new Map(entries.map((e) => [e.name, lib.symbols[`ll_launch_${e.name}`]!]));
+  const fns = new Map(entries.map((e) => [e.name, [lib.symbols[`ll_launch_${e.name}`]!, lib.symbols[`ll_serial_${e.name}`]!]]));
   return {
     compiler: compilerName,
-    call(name, args) {
+    call(name, args, serial) {
       const fn = fns.get(name);
       if (!fn) throw new Error(`no CPU kernel named ${name} in ${sourceName}`);
-      fn(...args.map(toNative));
+      fn[serial ? 1 : 0]!(...args.map(toNative));
     },
     close: () => lib.close(),
   };

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { compileCpuKernels, type CParam, type CpuArg, type CpuKernelLibrary } from "../../ffi/cpu/compile.ts";
+import { compileCpuKernels, SERIAL_BELOW, type CParam, type CpuArg, type CpuKernelLibrary } from "../../ffi/cpu/compile.ts";
 import type { KernelFamily, KernelSignature } from "../../kernels/signature.ts";
 import type { Backend, LaunchArg, Storage } from "./backend.ts";
 
@@ -47,10 +47,12 @@ export class CpuBackend implements Backend {
     return true;
   }
 
-  launch(family: KernelFamily, kernel: KernelSignature, args: readonly LaunchArg[]): void {
+  launch(family: KernelFamily, kernel: KernelSignature, args: readonly LaunchArg[], count: number): void {
     this.library(family).call(
       kernel.name,
       args.map((a): CpuArg => (a.kind === "scalar" ? a.value : { buffer: host(a.storage), byteOffset: a.byteOffset })),
+      // A row kernel's items are whole rows, worth a thread each; an elementwise one's are single values.
+      kernel.grid.kind === "elementwise" ? count < SERIAL_BELOW : count < 2,
     );
   }
 

@@ -31,7 +31,8 @@ function rowSlerp(a: Float64Array, b: Float64Array, t: number, threshold: number
   return out;
 }
 
-const sizes = [1, 7, 255, 257, 1000, 4099];
+// 40001 is above the CPU backend's serial threshold (ffi/cpu/compile.ts SERIAL_BELOW): it runs the OpenMP chunks.
+const sizes = [1, 7, 255, 257, 1000, 4099, 40001];
 const map = (n: number, f: (i: number) => number) => Float64Array.from({ length: n }, (_, i) => f(i));
 
 export const blendCases: KernelCase[] = [
