@@ -103,12 +103,12 @@ export class StableDiffusion implements Disposable {
   /** The UNet with classifier-free guidance: ε = ε_u + g·(ε_c − ε_u), one batched call. */
   guidedDenoiser(conditioning: Conditioning): Denoise<Tensor> {
     const { context, guidance } = conditioning;
-    return (x, t) => {
-      if (guidance <= 1) return this.unet.predict(x, t, context);
+    return (x, t, index) => {
+      if (guidance <= 1) return this.unet.predict(x, t, context, {}, { index });
       using batch = Tensor.empty(this.backend, "f32", [2, ...x.shape.slice(1)]);
       this.backend.copy(batch.storage, 0, x.storage, x.byteOffset, x.byteLength);
       this.backend.copy(batch.storage, x.byteLength, x.storage, x.byteOffset, x.byteLength);
-      using eps = this.unet.predict(batch, t, context);
+      using eps = this.unet.predict(batch, t, context, {}, { index });
       using uncond = eps.slice(0, 1);
       using cond = eps.slice(1, 2);
       return axpby(1 - guidance, uncond, guidance, cond);

@@ -58,9 +58,16 @@ export class Unet implements Disposable {
 
   /**
    * The model's prediction for `sample` [B, C, h, w] (f32) at timestep `t` given `context`
-   * [B, 77, D] (f32). `extra` feeds further inputs by name. Returns a new f32 tensor [B, 4, h, w].
+   * [B, 77, D] (f32). `extra` feeds further inputs by name. `step` is the denoising step index
+   * (hooks key their state on it). Returns a new f32 tensor [B, 4, h, w].
    */
-  predict(sample: Tensor, t: number, context: Tensor, extra: Readonly<Record<string, Tensor>> = {}): Tensor {
+  predict(
+    sample: Tensor,
+    t: number,
+    context: Tensor,
+    extra: Readonly<Record<string, Tensor>> = {},
+    _step?: { index: number },
+  ): Tensor {
     const backend = sample.backend;
     const [batch = 1, , h = 0, w = 0] = sample.shape;
     using timestep = this.#timestepTensor(backend, t);
