@@ -2,30 +2,13 @@ import { describe, expect, test } from "bun:test";
 import { UsageError } from "../../../../pipelines/errors.ts";
 import { DdimScheduler } from "../../../../pipelines/sd/schedulers/ddim.ts";
 import { createScheduler, float32Ops, type LatentOps } from "../../../../pipelines/sd/schedulers/index.ts";
+import { SD_CONFIG, f64Ops, expectRel } from "./fixtures.ts";
 
 // Reference: /work/shared/reference/schedulers.md §4 (worked example) and §8 (img2img).
-const SD_CONFIG = {
-  num_train_timesteps: 1000,
-  beta_start: 0.00085,
-  beta_end: 0.012,
-  beta_schedule: "scaled_linear",
-  steps_offset: 1,
-  set_alpha_to_one: false,
-  clip_sample: false,
-};
-
 const f64: LatentOps<Float64Array> = {
-  combine(terms) {
-    const out = new Float64Array(terms[0]![1].length);
-    for (const [c, x] of terms) for (let i = 0; i < out.length; i++) out[i]! += c * x[i]!;
-    return out;
-  },
+  ...f64Ops,
   clamp: (x, lo, hi) => x.map((v) => Math.min(hi, Math.max(lo, v))),
 };
-
-function expectRel(actual: number, expected: number, rel = 1e-6): void {
-  expect(Math.abs(actual - expected)).toBeLessThanOrEqual(rel * Math.abs(expected));
-}
 
 describe("DDIM with the SD config and 20 leading steps", () => {
   const ddim = createScheduler(SD_CONFIG, "ddim") as DdimScheduler;

@@ -1,30 +1,9 @@
 import { describe, expect, test } from "bun:test";
 import { DpmSolverScheduler } from "../../../../pipelines/sd/schedulers/dpm-solver.ts";
-import { createScheduler, type LatentOps } from "../../../../pipelines/sd/schedulers/index.ts";
+import { createScheduler } from "../../../../pipelines/sd/schedulers/index.ts";
+import { SD_CONFIG, f64Ops as f64, expectRel } from "./fixtures.ts";
 
 // Reference: /work/shared/reference/schedulers.md §7, §11.
-const SD_CONFIG = {
-  num_train_timesteps: 1000,
-  beta_start: 0.00085,
-  beta_end: 0.012,
-  beta_schedule: "scaled_linear",
-  steps_offset: 1,
-  set_alpha_to_one: false,
-  clip_sample: false,
-};
-
-const f64: LatentOps<Float64Array> = {
-  combine(terms) {
-    const out = new Float64Array(terms[0]![1].length);
-    for (const [c, x] of terms) for (let i = 0; i < out.length; i++) out[i]! += c * x[i]!;
-    return out;
-  },
-};
-
-function expectRel(actual: number, expected: number, rel = 1e-6): void {
-  expect(Math.abs(actual - expected)).toBeLessThanOrEqual(rel * Math.abs(expected));
-}
-
 // The solver's quantities written straight from the paper's notation, with logs.
 const alphaOf = (s: number) => 1 / Math.sqrt(1 + s * s);
 const sigmaVp = (s: number) => s / Math.sqrt(1 + s * s);

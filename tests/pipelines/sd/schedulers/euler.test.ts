@@ -1,30 +1,9 @@
 import { describe, expect, test } from "bun:test";
 import { EulerAncestralScheduler } from "../../../../pipelines/sd/schedulers/euler.ts";
-import { createScheduler, type LatentOps } from "../../../../pipelines/sd/schedulers/index.ts";
+import { createScheduler } from "../../../../pipelines/sd/schedulers/index.ts";
+import { SD_CONFIG, f64Ops as f64, expectRel } from "./fixtures.ts";
 
 // Reference: /work/shared/reference/schedulers.md §5, §6, §8.
-const SD_CONFIG = {
-  num_train_timesteps: 1000,
-  beta_start: 0.00085,
-  beta_end: 0.012,
-  beta_schedule: "scaled_linear",
-  steps_offset: 1,
-  set_alpha_to_one: false,
-  clip_sample: false,
-};
-
-const f64: LatentOps<Float64Array> = {
-  combine(terms) {
-    const out = new Float64Array(terms[0]![1].length);
-    for (const [c, x] of terms) for (let i = 0; i < out.length; i++) out[i]! += c * x[i]!;
-    return out;
-  },
-};
-
-function expectRel(actual: number, expected: number, rel = 1e-6): void {
-  expect(Math.abs(actual - expected)).toBeLessThanOrEqual(rel * Math.abs(expected));
-}
-
 const SIGMAS_20 = [
   14.614645, 10.746849, 8.081535, 6.204951, 4.855665, 3.865384, 3.123769, 2.557168, 2.115662, 1.764825, 1.480583,
   1.245815, 1.048143, 0.87843, 0.72972, 0.596435, 0.473586, 0.355547, 0.232168, 0.029168, 0,

@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
-import { createScheduler, type LatentOps } from "../../../../pipelines/sd/schedulers/index.ts";
+import { createScheduler } from "../../../../pipelines/sd/schedulers/index.ts";
 import { LcmScheduler } from "../../../../pipelines/sd/schedulers/lcm.ts";
+import { f64Ops as f64, expectRel } from "./fixtures.ts";
 
 // Reference: /work/shared/reference/schedulers.md §9. An LCM model's config (diffusers LCMScheduler).
 const LCM_CONFIG = {
@@ -13,18 +14,6 @@ const LCM_CONFIG = {
   set_alpha_to_one: true,
   prediction_type: "epsilon",
 };
-
-const f64: LatentOps<Float64Array> = {
-  combine(terms) {
-    const out = new Float64Array(terms[0]![1].length);
-    for (const [c, x] of terms) for (let i = 0; i < out.length; i++) out[i]! += c * x[i]!;
-    return out;
-  },
-};
-
-function expectRel(actual: number, expected: number, rel = 1e-6): void {
-  expect(Math.abs(actual - expected)).toBeLessThanOrEqual(rel * Math.abs(expected));
-}
 
 describe("LCM with 4 steps", () => {
   const lcm = createScheduler(LCM_CONFIG) as LcmScheduler;

@@ -3,9 +3,9 @@ import { Rng } from "../../../../pipelines/sd/random.ts";
 import {
   createScheduler,
   SCHEDULER_KINDS,
-  type LatentOps,
   type Scheduler,
 } from "../../../../pipelines/sd/schedulers/index.ts";
+import { f64Ops as f64 } from "./fixtures.ts";
 
 // Properties every scheduler must have, checked with an oracle model that knows x₀.
 const SD_CONFIG = {
@@ -15,14 +15,6 @@ const SD_CONFIG = {
   beta_schedule: "scaled_linear",
   steps_offset: 1,
   clip_sample: false,
-};
-
-const f64: LatentOps<Float64Array> = {
-  combine(terms) {
-    const out = new Float64Array(terms[0]![1].length);
-    for (const [c, x] of terms) for (let i = 0; i < out.length; i++) out[i]! += c * x[i]!;
-    return out;
-  },
 };
 
 const N = 64;
