@@ -138,16 +138,7 @@ export class Session implements Disposable {
    */
   run(feeds: Feeds, outputNames?: readonly string[]): Record<string, Value> {
     const handle = this.handle;
-    const names = this.#inputNames;
-    let fed = 0;
-    for (let i = 0; i < names.length; i++) {
-      const value = feeds[names[i] as string];
-      if (value === undefined) continue;
-      if (!(value instanceof Value)) throw notAValue(names[i] as string, value);
-      this.#runInNames.set(fed, this.#inputNamePtrs[i] as Pointer);
-      this.#runInValues.set(fed, value.handle);
-      fed++;
-    }
+    const fed = this.#bindFeeds(feeds);
     let given = 0;
     for (const _ in feeds) given++;
     if (given !== fed) return this.#runWithUnknownNames(feeds, outputNames);
@@ -215,15 +206,7 @@ export class Session implements Disposable {
   runInto(feeds: Feeds, outputs: Readonly<Record<string, Value>>): void {
     const handle = this.handle;
     const names = this.#inputNames;
-    let fed = 0;
-    for (let i = 0; i < names.length; i++) {
-      const value = feeds[names[i] as string];
-      if (value === undefined) continue;
-      if (!(value instanceof Value)) throw notAValue(names[i] as string, value);
-      this.#runInNames.set(fed, this.#inputNamePtrs[i] as Pointer);
-      this.#runInValues.set(fed, value.handle);
-      fed++;
-    }
+    const fed = this.#bindFeeds(feeds);
     let given = 0;
     for (const _ in feeds) given++;
     let outCount = 0;
@@ -244,6 +227,21 @@ export class Session implements Disposable {
     }
     const status = this.#run(handle, null, this.#runInNames.ptr, this.#runInValues.ptr, fed, this.#pickedOutNames.ptr, outCount, this.#runOutValues.ptr);
     if (status) check(status);
+  }
+
+  /** Fills the Run input tables from `feeds` in model order; returns how many were bound. */
+  #bindFeeds(feeds: Feeds): number {
+    const names = this.#inputNames;
+    let fed = 0;
+    for (let i = 0; i < names.length; i++) {
+      const value = feeds[names[i] as string];
+      if (value === undefined) continue;
+      if (!(value instanceof Value)) throw notAValue(names[i] as string, value);
+      this.#runInNames.set(fed, this.#inputNamePtrs[i] as Pointer);
+      this.#runInValues.set(fed, value.handle);
+      fed++;
+    }
+    return fed;
   }
 
   /**
