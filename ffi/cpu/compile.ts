@@ -100,6 +100,13 @@ function compiles(command: string, flags: string[]): boolean {
   return r.exitCode === 0;
 }
 
+/** The compiler kernels will be built with, as logs show it ("cc -O3 -fopenmp"). */
+export function cpuCompilerName(tinycc = false): string {
+  const compiler = tinycc ? null : findSystemCompiler();
+  if (!compiler) return "tinycc (Bun built-in, 1 thread)";
+  return `${compiler.command} ${compiler.flags.filter((f) => f.startsWith("-O") || f === "-fopenmp").join(" ")}`;
+}
+
 /** Compiles `prelude + source + launchers` and binds every launcher. */
 export function compileCpuKernels(options: {
   /** Shown in errors, e.g. "kernels/blend.cu". */
@@ -146,7 +153,7 @@ export function compileCpuKernels(options: {
     // reads this when the library loads; a user's own setting wins.
     process.env.OMP_WAIT_POLICY ??= "passive";
     lib = dlopen(so, symbols) as unknown as typeof lib;
-    compilerName = `${compiler.command} ${compiler.flags.filter((f) => f.startsWith("-O") || f === "-fopenmp").join(" ")}`;
+    compilerName = cpuCompilerName();
   } else {
     const dir = cacheDir("cpu");
     const src = join(dir, `tcc-${process.pid}-${Bun.hash(full).toString(16)}.c`);
@@ -158,7 +165,7 @@ export function compileCpuKernels(options: {
     } finally {
       rmSync(src, { force: true });
     }
-    compilerName = "tinycc (Bun built-in, 1 thread)";
+    compilerName = cpuCompilerName(true);
   }
 
   const fns = new Map(entries.map((e) => [e.name, [lib.symbols[`ll_launch_${e.name}`]!, lib.symbols[`ll_serial_${e.name}`]!]]));

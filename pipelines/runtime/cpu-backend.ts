@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { compileCpuKernels, SERIAL_BELOW, type CParam, type CpuArg, type CpuKernelLibrary } from "../../ffi/cpu/compile.ts";
+import { compileCpuKernels, cpuCompilerName, SERIAL_BELOW, type CParam, type CpuArg, type CpuKernelLibrary } from "../../ffi/cpu/compile.ts";
 import type { KernelFamily, KernelSignature } from "../../kernels/signature.ts";
 import type { Backend, LaunchArg, Storage } from "./backend.ts";
 
@@ -17,8 +17,7 @@ export class CpuBackend implements Backend {
   constructor(private readonly options: { tinycc?: boolean } = {}) {}
 
   get description(): string {
-    const lib = this.libraries.values().next().value;
-    return `cpu (${lib?.compiler ?? "kernels compiled on first use"})`;
+    return `cpu (kernels: ${cpuCompilerName(this.options.tinycc)})`;
   }
 
   alloc(bytes: number): Storage {
