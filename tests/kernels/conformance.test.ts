@@ -6,6 +6,7 @@
 import { describe, expect, test } from "bun:test";
 import { blend } from "../../kernels/blend.ts";
 import { image } from "../../kernels/image.ts";
+import { mask } from "../../kernels/mask.ts";
 import type { DType, KernelFamily } from "../../kernels/signature.ts";
 import type { Backend } from "../../pipelines/runtime/backend.ts";
 import { CpuBackend } from "../../pipelines/runtime/cpu-backend.ts";
@@ -13,12 +14,14 @@ import { launch } from "../../pipelines/runtime/launcher.ts";
 import { Tensor, type HostArray } from "../../pipelines/runtime/tensor.ts";
 import { blendCases } from "./ref/blend.ts";
 import { imageCases } from "./ref/image.ts";
+import { maskCases } from "./ref/mask.ts";
 import { TestRng, type KernelCase } from "./ref/case.ts";
 import { cudaBackendsForTests } from "./cuda-backends.ts";
 
 const families: [KernelFamily, KernelCase[]][] = [
   [blend, blendCases],
   [image, imageCases],
+  [mask, maskCases],
 ];
 
 const backends: [string, () => Backend][] = [
