@@ -5,6 +5,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { blend } from "../../kernels/blend.ts";
+import { edges } from "../../kernels/edges.ts";
 import { image } from "../../kernels/image.ts";
 import { mask } from "../../kernels/mask.ts";
 import type { DType, KernelFamily } from "../../kernels/signature.ts";
@@ -13,6 +14,7 @@ import { CpuBackend } from "../../pipelines/runtime/cpu-backend.ts";
 import { launch } from "../../pipelines/runtime/launcher.ts";
 import { Tensor, type HostArray } from "../../pipelines/runtime/tensor.ts";
 import { blendCases } from "./ref/blend.ts";
+import { edgesCases } from "./ref/edges.ts";
 import { imageCases } from "./ref/image.ts";
 import { maskCases } from "./ref/mask.ts";
 import { TestRng, type KernelCase } from "./ref/case.ts";
@@ -22,6 +24,7 @@ const families: [KernelFamily, KernelCase[]][] = [
   [blend, blendCases],
   [image, imageCases],
   [mask, maskCases],
+  [edges, edgesCases],
 ];
 
 const backends: [string, () => Backend][] = [
@@ -41,6 +44,7 @@ function encode(dtype: DType, values: ArrayLike<number>): HostArray {
   if (dtype === "f16") return new Uint16Array(Float16Array.from(values as ArrayLike<number>).buffer);
   if (dtype === "f32") return Float32Array.from(values as ArrayLike<number>);
   if (dtype === "u8") return Uint8Array.from(values as ArrayLike<number>);
+  if (dtype === "i32") return Int32Array.from(values as ArrayLike<number>);
   throw new Error(`no test encoding for ${dtype}`);
 }
 
