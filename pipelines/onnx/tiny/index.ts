@@ -23,3 +23,4 @@ export {
 export { TEXT_SHAPE } from "./text-encoder.ts";
 export { UNET_SHAPE } from "./unet-blocks.ts";
 export { VAE_SCALING_FACTOR } from "./vae.ts";
+export { UPSCALER_VAE_SCALING_FACTOR } from "./upscaler.ts";

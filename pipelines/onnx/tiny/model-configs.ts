@@ -5,6 +5,7 @@
 import { TINY_VOCAB_SIZE } from "../../sd/tiny-vocab.ts";
 import { TEXT_SHAPE } from "./text-encoder.ts";
 import { UNET_SHAPE } from "./unet-blocks.ts";
+import { UPSCALER_BETAS, UPSCALER_NUM_CLASS_EMBEDS, UPSCALER_VAE_SCALING_FACTOR } from "./upscaler.ts";
 import { VAE_SCALING_FACTOR } from "./vae.ts";
 
 const DIFFUSERS_VERSION = "0.30.0";
@@ -108,3 +109,43 @@ export const VAE_CONFIG = {
   sample_size: 256,
   scaling_factor: VAE_SCALING_FACTOR,
 };
+
+export const INPAINT_MODEL_INDEX = { ...modelIndex(false), _class_name: "StableDiffusionInpaintPipeline" };
+
+/** diffusers' inpainting UNet config: 9 input channels (latents, mask, masked-image latents). */
+export const INPAINT_UNET_CONFIG = { ...UNET_CONFIG, in_channels: 9 };
+
+/** StableDiffusionUpscalePipeline's index (the x4 upscaler: max_noise_level 350). */
+export const UPSCALER_MODEL_INDEX = {
+  _class_name: "StableDiffusionUpscalePipeline",
+  _diffusers_version: DIFFUSERS_VERSION,
+  low_res_scheduler: ["diffusers", "DDPMScheduler"],
+  max_noise_level: 350,
+  scheduler: ["diffusers", "DDIMScheduler"],
+  text_encoder: ["transformers", "CLIPTextModel"],
+  tokenizer: ["transformers", "CLIPTokenizer"],
+  unet: ["diffusers", "UNet2DConditionModel"],
+  vae: ["diffusers", "AutoencoderKL"],
+};
+
+const upscalerBetas = { beta_start: UPSCALER_BETAS.start, beta_end: UPSCALER_BETAS.end, beta_schedule: "scaled_linear", num_train_timesteps: 1000 };
+
+export const UPSCALER_SCHEDULER_CONFIG = { ...SCHEDULER_CONFIG, ...upscalerBetas, prediction_type: "v_prediction" };
+
+export const UPSCALER_LOW_RES_SCHEDULER_CONFIG = {
+  _class_name: "DDPMScheduler",
+  _diffusers_version: DIFFUSERS_VERSION,
+  ...upscalerBetas,
+  clip_sample: false,
+  trained_betas: null,
+  variance_type: "fixed_small",
+};
+
+export const UPSCALER_UNET_CONFIG = {
+  ...UNET_CONFIG,
+  in_channels: 7,
+  num_class_embeds: UPSCALER_NUM_CLASS_EMBEDS,
+  sample_size: 128,
+};
+
+export const UPSCALER_VAE_CONFIG = { ...VAE_CONFIG, block_out_channels: [16, 16, 8], scaling_factor: UPSCALER_VAE_SCALING_FACTOR };

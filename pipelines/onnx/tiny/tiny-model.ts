@@ -4,6 +4,8 @@
  *
  *   const dir = await ensureTinyModel();                  // …/models/tiny-<hash>/
  *   const cn = await ensureTinyModel("tiny-controlnet");  // unet takes residuals, plus controlnet/
+ *   const inp = await ensureTinyModel("tiny-inpaint");    // 9-channel unet (latents, mask, masked latents)
+ *   const up = await ensureTinyModel("tiny-upscaler");    // SD x4 upscaler shape (upscaler.ts)
  *
  * The folder name hashes the builder version and the seed, so a change to any weight recipe
  * (bump TINY_BUILDER_VERSION) lands in a new folder and never mixes with an old build. Builds go
@@ -17,26 +19,41 @@ import { UsageError } from "../../errors.ts";
 import { Rng } from "../../sd/random.ts";
 import { writeTinyTokenizerFolder } from "../../sd/tiny-vocab.ts";
 import { buildTinyControlNetNet } from "./controlnet.ts";
-import { CONTROLNET_CONFIG, modelIndex, SCHEDULER_CONFIG, TEXT_ENCODER_CONFIG, UNET_CONFIG, VAE_CONFIG } from "./model-configs.ts";
+import {
+  CONTROLNET_CONFIG,
+  INPAINT_MODEL_INDEX,
+  INPAINT_UNET_CONFIG,
+  modelIndex,
+  SCHEDULER_CONFIG,
+  TEXT_ENCODER_CONFIG,
+  UNET_CONFIG,
+  UPSCALER_LOW_RES_SCHEDULER_CONFIG,
+  UPSCALER_MODEL_INDEX,
+  UPSCALER_SCHEDULER_CONFIG,
+  UPSCALER_UNET_CONFIG,
+  UPSCALER_VAE_CONFIG,
+  VAE_CONFIG,
+} from "./model-configs.ts";
 import { buildTinyTextEncoderNet } from "./text-encoder.ts";
 import { buildTinyUnetNet } from "./unet.ts";
+import { buildTinyUpscalerUnetNet, buildTinyUpscalerVaeDecoderNet } from "./upscaler.ts";
 import { buildTinyVaeDecoderNet, buildTinyVaeEncoderNet } from "./vae.ts";
 
 /** Bump whenever any builder would write different bytes. */
 export const TINY_BUILDER_VERSION = "2";
 export const TINY_SEED = 1234;
-export const TINY_VARIANTS = ["tiny", "tiny-controlnet"] as const;
+export const TINY_VARIANTS = ["tiny", "tiny-controlnet", "tiny-inpaint", "tiny-upscaler"] as const;
 export type TinyVariant = (typeof TINY_VARIANTS)[number];
 
 const OPSET = 17;
 /** Each component draws from its own fork of the seed. */
-const STREAM = { textEncoder: 1, unet: 2, vaeEncoder: 3, vaeDecoder: 4, controlnet: 5 } as const;
+const STREAM = { textEncoder: 1, unet: 2, vaeEncoder: 3, vaeDecoder: 4, controlnet: 5, upscalerUnet: 6, upscalerVaeDecoder: 7 } as const;
 
 const componentRng = (seed: number, stream: number) => new Rng(seed).fork(stream);
 
 /** Serialized ONNX bytes of each component (all weights inline; the UNet as a whole file for tests). */
 export const buildTinyTextEncoder = (seed = TINY_SEED): Uint8Array => buildTinyTextEncoderNet(componentRng(seed, STREAM.textEncoder)).g.toModel({ opset: OPSET });
-export const buildTinyUnet = (seed = TINY_SEED, options: { controlResiduals?: boolean } = {}): Uint8Array =>
+export const buildTinyUnet = (seed = TINY_SEED, options: { controlResiduals?: boolean; inpaint?: boolean } = {}): Uint8Array =>
   buildTinyUnetNet(componentRng(seed, STREAM.unet), options).g.toModel({ opset: OPSET });
 export const buildTinyVaeEncoder = (seed = TINY_SEED): Uint8Array => buildTinyVaeEncoderNet(componentRng(seed, STREAM.vaeEncoder)).g.toModel({ opset: OPSET });
 export const buildTinyVaeDecoder = (seed = TINY_SEED): Uint8Array => buildTinyVaeDecoderNet(componentRng(seed, STREAM.vaeDecoder)).g.toModel({ opset: OPSET });
@@ -56,11 +73,13 @@ function writeJson(path: string, value: unknown): void {
 export async function writeTinyModelFolder(dir: string, variant: TinyVariant = "tiny", seed = TINY_SEED): Promise<void> {
   checkVariant(variant);
   const controlnet = variant === "tiny-controlnet";
+  const upscaler = variant === "tiny-upscaler";
+  const inpaint = variant === "tiny-inpaint";
   mkdirSync(dir, { recursive: true });
-  writeJson(join(dir, "model_index.json"), modelIndex(controlnet));
+  writeJson(join(dir, "model_index.json"), upscaler ? UPSCALER_MODEL_INDEX : inpaint ? INPAINT_MODEL_INDEX : modelIndex(controlnet));
   writeJson(join(dir, "latentloom_tiny.json"), { variant, seed, builder_version: TINY_BUILDER_VERSION });
   mkdirSync(join(dir, "scheduler"), { recursive: true });
-  writeJson(join(dir, "scheduler", "scheduler_config.json"), SCHEDULER_CONFIG);
+  writeJson(join(dir, "scheduler", "scheduler_config.json"), upscaler ? UPSCALER_SCHEDULER_CONFIG : SCHEDULER_CONFIG);
   await writeTinyTokenizerFolder(join(dir, "tokenizer"));
 
   const save = (component: string, bytes: Uint8Array, config: unknown) => {
@@ -69,12 +88,20 @@ export async function writeTinyModelFolder(dir: string, variant: TinyVariant = "
     writeJson(join(dir, component, "config.json"), config);
   };
   save("text_encoder", buildTinyTextEncoder(seed), TEXT_ENCODER_CONFIG);
+  if (upscaler) {
+    // The x4 upscaler has no encoder: its low-res image enters the UNet in pixel space.
+    mkdirSync(join(dir, "low_res_scheduler"), { recursive: true });
+    writeJson(join(dir, "low_res_scheduler", "scheduler_config.json"), UPSCALER_LOW_RES_SCHEDULER_CONFIG);
+    save("vae_decoder", buildTinyUpscalerVaeDecoderNet(componentRng(seed, STREAM.upscalerVaeDecoder)).g.toModel({ opset: OPSET }), UPSCALER_VAE_CONFIG);
+    save("unet", buildTinyUpscalerUnetNet(componentRng(seed, STREAM.upscalerUnet)).g.toModel({ opset: OPSET }), UPSCALER_UNET_CONFIG);
+    return;
+  }
   save("vae_encoder", buildTinyVaeEncoder(seed), VAE_CONFIG);
   save("vae_decoder", buildTinyVaeDecoder(seed), VAE_CONFIG);
   // The UNet keeps its weights in model.onnx_data as large exports do, so external data is exercised.
-  const unet = buildTinyUnetNet(componentRng(seed, STREAM.unet), { controlResiduals: controlnet });
+  const unet = buildTinyUnetNet(componentRng(seed, STREAM.unet), { controlResiduals: controlnet, inpaint });
   unet.g.save(join(dir, "unet", "model.onnx"), { opset: OPSET, externalData: { location: "model.onnx_data", minBytes: 100 } });
-  writeJson(join(dir, "unet", "config.json"), UNET_CONFIG);
+  writeJson(join(dir, "unet", "config.json"), inpaint ? INPAINT_UNET_CONFIG : UNET_CONFIG);
   if (controlnet) save("controlnet", buildTinyControlNet(seed), CONTROLNET_CONFIG);
 }
 

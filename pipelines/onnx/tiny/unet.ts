@@ -104,17 +104,18 @@ export function smoothBlur(net: Net, scope: string, x: ValueRef, passes = BLUR_P
  * conv_in whose first 4 output channels copy the latent exactly (the prior reads x there); the
  * other channels are ordinary random features.
  */
-export function convIn(net: Net, sample: ValueRef, cout: number): ValueRef {
-  const weight = net.rng.fork(0x636f6e76).normal(new Float32Array(cout * 4 * 9));
-  const std = 1 / Math.sqrt(4 * 9);
+export function convIn(net: Net, sample: ValueRef, cout: number, cin = 4): ValueRef {
+  const per = cin * 9;
+  const weight = net.rng.fork(0x636f6e76).normal(new Float32Array(cout * per));
+  const std = 1 / Math.sqrt(per);
   for (let i = 0; i < weight.length; i++) weight[i]! *= std;
   const bias = new Float32Array(cout);
   for (let c = 0; c < 4; c++) {
-    weight.fill(0, c * 36, (c + 1) * 36);
-    weight[c * 36 + c * 9 + 4] = 1;
+    weight.fill(0, c * per, (c + 1) * per);
+    weight[c * per + c * 9 + 4] = 1;
   }
   for (let c = 4; c < cout; c++) bias[c] = 0.02 * (((c * 7) % 5) - 2);
-  return net.op("/conv_in", "Conv", [sample, net.fixed("conv_in.weight", weight, [cout, 4, 3, 3]), net.fixed("conv_in.bias", bias, [cout])], {
+  return net.op("/conv_in", "Conv", [sample, net.fixed("conv_in.weight", weight, [cout, cin, 3, 3]), net.fixed("conv_in.bias", bias, [cout])], {
     kernel_shape: [3, 3],
     pads: [1, 1, 1, 1],
     strides: [1, 1],
@@ -124,6 +125,13 @@ export function convIn(net: Net, sample: ValueRef, cout: number): ValueRef {
 export interface TinyUnetOptions {
   /** Take ControlNet residuals as extra inputs (layout §4.2). */
   readonly controlResiduals?: boolean;
+  /**
+   * SD-inpainting shape (layout §2.2): `sample` has 9 channels, the noisy latents, the mask
+   * (1 = regenerate) and the masked-image latents. Where the mask is 0 the prior's clean-latent
+   * estimate is the masked-image latent itself, so the kept region reproduces the picture; where
+   * it is 1 the ordinary prior applies.
+   */
+  readonly inpaint?: boolean;
 }
 
 /** Builds the UNet graph; `rng` is the model's stream (the same for both variants). */
@@ -131,13 +139,13 @@ export function buildTinyUnetNet(rng: Rng, options: TinyUnetOptions = {}): Net {
   const net = new Net("tiny_unet", rng);
   const g = net.g;
   const [c0, c1, c2] = UNET_SHAPE.channels;
-  const sample = g.input("sample", "f32", ["batch_size", 4, "height", "width"]);
+  const sample = g.input("sample", "f32", ["batch_size", options.inpaint ? 9 : 4, "height", "width"]);
   const timestep = g.input("timestep", "f32", []);
   const context = g.input("encoder_hidden_states", "f32", ["batch_size", "sequence_length", UNET_SHAPE.contextDim]);
   const temb = timeEmbedding(net, sample, timestep);
   const u: UnetContext = { net, temb, context, gains: UNET_GAINS };
 
-  const h0 = convIn(net, sample, c0);
+  const h0 = convIn(net, sample, c0, options.inpaint ? 9 : 4);
   const { skips, skipChannels, mid } = encoder(u, h0);
   let h = mid;
   if (options.controlResiduals) {
@@ -178,7 +186,17 @@ export function buildTinyUnetNet(rng: Rng, options: TinyUnetOptions = {}): Net {
   const { m, a, invS } = priorGains(net, timestep);
   const latent = net.op(scope, "Slice", [h0, net.ints([0]), net.ints([4]), net.ints([1])]);
   const target = net.op(scope, "Add", [net.op(scope, "Mul", [latent, m]), net.op(scope, "Mul", [unetOut, a])]);
-  const eps = net.op(scope, "Mul", [net.op(scope, "Sub", [latent, smoothBlur(net, scope, target)]), invS]);
+  let blurred = smoothBlur(net, scope, target);
+  if (options.inpaint) {
+    // a·x̂₀ = a·masked where the mask is 0: blurred + (1 − mask)·(a·masked − blurred)
+    const inpaint = "/tiny_inpaint";
+    const mask = net.op(inpaint, "Slice", [sample, net.ints([4]), net.ints([5]), net.ints([1])]);
+    const masked = net.op(inpaint, "Slice", [sample, net.ints([5]), net.ints([9]), net.ints([1])]);
+    const keep = net.op(inpaint, "Sub", [net.floats([1]), mask]);
+    const pull = net.op(inpaint, "Sub", [net.op(inpaint, "Mul", [masked, a]), blurred]);
+    blurred = net.op(inpaint, "Add", [blurred, net.op(inpaint, "Mul", [keep, pull])]);
+  }
+  const eps = net.op(scope, "Mul", [net.op(scope, "Sub", [latent, blurred]), invS]);
   g.output(eps, "f32", ["batch_size", 4, "height", "width"], "out_sample");
   return net;
 }

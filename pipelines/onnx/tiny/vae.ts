@@ -18,13 +18,13 @@ import type { Rng } from "../../sd/random.ts";
 export const VAE_SCALING_FACTOR = 0.18215;
 
 /** Latent channel → RGB, as columns: red/cyan, green/magenta, blue/yellow, light/dark. */
-const COLOUR_MIX = [
+export const COLOUR_MIX = [
   [0.9, -0.4, -0.4, 0.45],
   [-0.35, 0.85, -0.25, 0.45],
   [-0.55, -0.35, 0.9, 0.35],
 ];
 /** Gain before tanh: a unit-size latent lands at ±1.5, well into tanh's saturated shoulder. */
-const COLOUR_GAIN = 1.4;
+export const COLOUR_GAIN = 1.4;
 /** Weight of the random decoder path before tanh. */
 const DECODER_TEXTURE_GAIN = 0.06;
 const ENCODER_RANDOM_GAIN = 0.05;
@@ -72,7 +72,7 @@ export function buildTinyVaeDecoderNet(rng: Rng): Net {
 }
 
 /** Moore–Penrose pseudo-inverse of the 3×4 mixing matrix: Mᵀ(MMᵀ)⁻¹, in float64. */
-function mixPseudoInverse(): number[][] {
+export function mixPseudoInverse(): number[][] {
   const m = COLOUR_MIX;
   const mmt = [0, 1, 2].map((i) => [0, 1, 2].map((j) => m[i]!.reduce((acc, v, k) => acc + v * m[j]![k]!, 0)));
   const [a, b, c] = mmt as [number[], number[], number[]];
