@@ -16,9 +16,13 @@ import type { Frame, StreamMeta } from "../io/frame.ts";
 import type { Tensor } from "../runtime/tensor.ts";
 import type { Denoise } from "../sd/sampler.ts";
 import type { SchedulerKind } from "../sd/schedulers/index.ts";
+import { ensureTinyModel } from "../onnx/tiny/index.ts";
+import { inpaintDenoiser } from "../sd/inpaint.ts";
 import { StableDiffusion, type Conditioning } from "../sd/stable-diffusion.ts";
+import { Upscaler } from "../sd/upscaler.ts";
 import { PerceptualDistance, SsimDistance, type ImageDistance } from "./distance.ts";
 import { allocateInbetweens, fillGaps, framesPerTransition } from "./frame-fill.ts";
+import { TransitionMask } from "./inpaint.ts";
 import { computeKeyframe, type KeyframeSpec } from "./keyframes.ts";
 import {
   autosetupBranching,
@@ -34,12 +38,14 @@ import {
 } from "./schedules.ts";
 import { adaptiveTree, fixedTree, type TransitionImages, type TreeContext } from "./trees.ts";
 import { disposeLatents, emptyStats, type BlendEngine, type BlendStats, type TreeNode } from "./trajectory.ts";
+import { upscaleTransition, type UpscaleStage } from "./upscale.ts";
 
 export * from "./schedules.ts";
 export { allocateInbetweens, crossfade, fillGaps } from "./frame-fill.ts";
 export { meanAbsoluteDifference, PerceptualDistance, SsimDistance, type ImageDistance } from "./distance.ts";
 export type { BlendStats } from "./trajectory.ts";
 export type { TransitionImages } from "./trees.ts";
+export { anchorIndices, segmentTextFractions, UPSCALE_STAGE_DEFAULTS, type UpscaleStage } from "./upscale.ts";
 
 /** A keyframe: a prompt, or a prompt with an image to start from (path or frame). */
 export type KeyframeInput = string | { prompt?: string; image: Frame | string };
@@ -77,6 +83,13 @@ export interface BlendOptions {
   imageStrength?: number;
   /** Give a gap crossfade frames in proportion to its image distance (false: even split). */
   weightGaps?: boolean;
+  /**
+   * Inpainting (spec §F): a mask picture, white = regenerate, black = keep; the kept region of
+   * every frame is the first keyframe's (inpaint.ts).
+   */
+  mask?: Frame | string | null;
+  /** The ×4 second stage (spec §G; needs LoadOptions.upscaler); frames are then 4× the size. */
+  upscale?: UpscaleStage | null;
   /** After each UNet step (progress). */
   onStep?: () => void;
   /** After each transition's tree, with its diffused images. */
@@ -113,36 +126,54 @@ export interface LoadOptions {
   perceptualModel?: string | null;
   /** Replaces the guided UNet (extension seam: inpainting or upscaler conditioning). */
   denoiser?: (sd: StableDiffusion, conditioning: Conditioning) => Denoise<Tensor>;
+  /** The x4 upscaler for `upscale`: `tiny-upscaler` or an export folder. */
+  upscaler?: string | null;
 }
 
 export class LatentBlending implements Disposable, BlendEngine {
   readonly stats: BlendStats = emptyStats();
+  /** The inpainting state of the transition being made (inpaint.ts). */
+  private mask: TransitionMask | undefined;
 
   private constructor(
     readonly sd: StableDiffusion,
     readonly distance: ImageDistance,
-    private readonly makeDenoiser: (sd: StableDiffusion, c: Conditioning) => Denoise<Tensor>,
+    private readonly makeDenoiser: ((sd: StableDiffusion, c: Conditioning) => Denoise<Tensor>) | undefined,
+    readonly upscaler: Upscaler | undefined,
   ) {}
 
   static async load(options: LoadOptions = {}): Promise<LatentBlending> {
-    const sd = await StableDiffusion.load(options.model ?? "tiny", { device: options.device, log: options.log });
+    const model = options.model ?? "tiny";
+    // StableDiffusion.load builds tiny and tiny-controlnet itself; the inpainting variant is ours.
+    const dir = model === "tiny-inpaint" ? await ensureTinyModel("tiny-inpaint") : model;
+    const sd = await StableDiffusion.load(dir, { device: options.device, log: options.log });
+    let distance: ImageDistance | undefined;
     try {
-      const distance = options.perceptualModel ? PerceptualDistance.load(options.perceptualModel, sd.backend) : new SsimDistance(sd.backend);
-      return new LatentBlending(sd, distance, options.denoiser ?? ((s, c) => s.guidedDenoiser(c)));
+      distance = options.perceptualModel ? PerceptualDistance.load(options.perceptualModel, sd.backend) : new SsimDistance(sd.backend);
+      const upscaler = options.upscaler ? await Upscaler.load(options.upscaler, sd.backend) : undefined;
+      return new LatentBlending(sd, distance, options.denoiser, upscaler);
     } catch (e) {
+      distance?.[Symbol.dispose]();
       sd.dispose();
       throw e;
     }
   }
 
   denoiser(conditioning: Conditioning): Denoise<Tensor> {
-    return this.makeDenoiser(this.sd, conditioning);
+    if (this.makeDenoiser) return this.makeDenoiser(this.sd, conditioning);
+    const inpaint = this.mask?.conditioning;
+    return inpaint ? inpaintDenoiser(this.sd, conditioning, inpaint) : this.sd.guidedDenoiser(conditioning);
   }
 
-  /** The output stream's size and rate for these options. */
+  afterStep(x: Tensor, index: number): Tensor | undefined {
+    return this.mask?.afterStep(x, index);
+  }
+
+  /** The output stream's size and rate for these options (4× with the upscale stage). */
   meta(options: BlendOptions = {}): StreamMeta {
     const o = { ...BLEND_DEFAULTS, ...defined(options) };
-    return { width: o.width, height: o.height, fps: { num: o.fps, den: 1 } };
+    const k = o.upscale ? 4 : 1;
+    return { width: k * o.width, height: k * o.height, fps: { num: o.fps, den: 1 } };
   }
 
   /**
@@ -159,11 +190,14 @@ export class LatentBlending implements Disposable, BlendEngine {
     const run = { steps, scheduler: o.scheduler, width: o.width, height: o.height, imageStrength: o.imageStrength, onStep: o.onStep };
     const condition = (k: KeyframeSpec) => this.sd.condition(k.prompt, o.negativePrompt, o.guidance);
 
+    const upscaler = o.upscale ? this.requireUpscaler() : undefined;
+    this.mask = await TransitionMask.open(this.sd, o.mask, o.width, o.height);
     let leftCond = condition(keys[0]!);
     let left: TreeNode | undefined;
     try {
       left = await computeKeyframe(this, keys[0]!, leftCond, 0, run);
-      yield left.image!;
+      this.mask?.firstKeyframe(left);
+      if (!upscaler) yield left.image!;
       for (let i = 0; i + 1 < keys.length; i++) {
         const rightCond = condition(keys[i + 1]!);
         let right: TreeNode | undefined;
@@ -189,6 +223,12 @@ export class LatentBlending implements Disposable, BlendEngine {
             images = adaptiveTree(ctx, left, right, adaptive, o.parentalCrossfeed);
           }
           o.onTransition?.(i, images);
+          if (upscaler) {
+            const ctx = { upscaler, prompts: [keys[i]!.prompt, keys[i + 1]!.prompt] as [string, string], negativePrompt: o.negativePrompt, seed: o.seed, distance: this.distance, stats: this.stats, onStep: o.onStep };
+            images = upscaleTransition(ctx, images, o.upscale!);
+            // The first transition shows its first ×4 anchor; later ones start on the previous end.
+            if (i === 0) yield images.images[0]!;
+          }
           const total = framesPerTransition(o.fps, o.duration, images.images.length);
           const weights = o.weightGaps ? images.distances : images.distances.map(() => 1);
           const counts = allocateInbetweens(weights, total - images.images.length);
@@ -202,11 +242,19 @@ export class LatentBlending implements Disposable, BlendEngine {
         leftCond.context.dispose();
         // The right keyframe is the next transition's left one: computed once, shown once.
         [left, leftCond] = [{ ...right, fraction: 0 }, rightCond];
+        this.mask?.nextTransition(left);
       }
     } finally {
       if (left) disposeLatents(left.latents);
       leftCond.context.dispose();
+      this.mask?.[Symbol.dispose]();
+      this.mask = undefined;
     }
+  }
+
+  private requireUpscaler(): Upscaler {
+    if (!this.upscaler) throw new UsageError("the upscale stage needs an x4 upscaler model; load with { upscaler: \"tiny-upscaler\" } or a folder (--upscale-model)");
+    return this.upscaler;
   }
 
   private fixedBranching(o: Resolved, steps: number): FixedBranching {
@@ -224,6 +272,7 @@ export class LatentBlending implements Disposable, BlendEngine {
 
   dispose(): void {
     this.distance[Symbol.dispose]();
+    this.upscaler?.dispose();
     this.sd.dispose();
   }
 

@@ -39,6 +39,8 @@ export interface BlendEngine {
   readonly sd: StableDiffusion;
   denoiser(conditioning: Conditioning): Denoise<Tensor>;
   readonly stats: BlendStats;
+  /** After each step: a replacement latent (inpainting re-pastes its kept region), or nothing. */
+  afterStep?(x: Tensor, index: number): Tensor | undefined;
 }
 
 export interface BlendStats {
@@ -79,7 +81,7 @@ export interface RunOptions {
   onStep?: () => void;
 }
 
-export function runTrajectory(engine: BlendEngine, o: RunOptions): Latents {
+export function runTrajectory(engine: Pick<BlendEngine, "denoiser" | "stats" | "afterStep">, o: RunOptions): Latents {
   const steps = o.scheduler.timesteps;
   const end = o.endIndex ?? steps.length;
   const denoise = engine.denoiser(o.conditioning);
@@ -100,6 +102,11 @@ export function runTrajectory(engine: BlendEngine, o: RunOptions): Latents {
     engine.stats.unetCalls++;
     x = o.scheduler.step(tensorOps, prediction, i, sample, noise);
     prediction.dispose();
+    const replaced = engine.afterStep?.(x, i);
+    if (replaced) {
+      x.dispose();
+      x = replaced;
+    }
     out[i] = x;
     o.onStep?.();
   }
