@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { IoBinding, MemoryInfo, OrtError, Session, type TensorInfo, Value } from "../../ffi/ort/index.ts";
 import type { DType } from "../../kernels/signature.ts";
 import { ModelError } from "../errors.ts";
@@ -6,6 +7,18 @@ import { Tensor } from "./tensor.ts";
 import { timing } from "./timing.ts";
 
 export type { TensorInfo };
+
+export interface OrtModelOptions {
+  /** Intra-op threads; 0 (default) = ORT's choice. */
+  readonly threads?: number;
+  /**
+   * Load the file's bytes and resolve external data against this folder instead of the file's
+   * own (segments of a cut model read the original model's weights file).
+   */
+  readonly externalDataDir?: string;
+  /** Session config entries (`session.intra_op.allow_spinning` …). */
+  readonly config?: Readonly<Record<string, string>>;
+}
 
 /**
  * One ONNX model bound to a device. Inputs and outputs are our Tensors: the caller allocates the
@@ -30,11 +43,14 @@ export class OrtModel implements Disposable {
   }
 
   /** Loads `path` (external data next to it is found by ORT). A bad file is a ModelError naming it. */
-  static load(path: string, backend: Backend, options: { threads?: number } = {}): OrtModel {
+  static load(path: string, backend: Backend, options: OrtModelOptions = {}): OrtModel {
     try {
-      const session = Session.create(path, {
+      const source = options.externalDataDir === undefined ? path : new Uint8Array(readFileSync(path));
+      const session = Session.create(source, {
         intraOpThreads: options.threads ?? 0,
         graphOptimization: "all",
+        ...(options.externalDataDir === undefined ? {} : { externalDataDir: options.externalDataDir }),
+        ...(options.config ? { config: options.config } : {}),
         ...(backend.device === "cpu"
           ? {}
           : { cuda: { deviceId: Number(backend.device.slice(5)), stream: backend.stream } }),
@@ -77,6 +93,52 @@ export class OrtModel implements Disposable {
         timing.ortCalls++;
       }
     } catch (e) {
+      if (e instanceof OrtError) throw new ModelError(`${this.path}: ${firstLine(e.message)}`);
+      throw e;
+    } finally {
+      binding.clear();
+      for (const v of values) v.dispose();
+    }
+  }
+
+  /**
+   * Runs the model and lets ORT allocate the outputs named in `names`, for graphs whose output
+   * shapes are not known before running (segments of a cut UNet). Each output is copied into a
+   * new Tensor on this model's device; on CUDA ORT hands them over through host memory, so this
+   * suits a first run that learns the shapes, after which `run` writes into preallocated tensors.
+   */
+  runAllocating(feeds: Readonly<Record<string, Tensor>>, names: readonly string[]): Record<string, Tensor> {
+    const values: Value[] = [];
+    const binding = this.#binding;
+    const result: Record<string, Tensor> = {};
+    try {
+      for (const [name, tensor] of Object.entries(feeds)) {
+        const v = this.#value(tensor);
+        values.push(v);
+        binding.bindInput(name, v);
+      }
+      using host = MemoryInfo.cpu();
+      for (const name of names) binding.bindOutputToDevice(name, host);
+      const t0 = timing.enabled ? Bun.nanoseconds() : 0;
+      binding.run();
+      if (this.#memoryInfo) binding.synchronizeOutputs();
+      if (timing.enabled) {
+        timing.ortNs += Bun.nanoseconds() - t0;
+        timing.ortCalls++;
+      }
+      const produced = binding.outputs();
+      try {
+        for (const [name, value] of Object.entries(produced)) {
+          const dtype = tensorDtype({ name, dtype: value.dtype, dims: [], dimNames: [] });
+          if (!dtype) throw new ModelError(`${this.path}: output "${name}" is ${value.dtype}, which tensors cannot hold`);
+          result[name] = Tensor.from(this.backend, dtype, value.shape, value.data as never);
+        }
+      } finally {
+        for (const v of Object.values(produced)) v.dispose();
+      }
+      return result;
+    } catch (e) {
+      for (const t of Object.values(result)) t.dispose();
       if (e instanceof OrtError) throw new ModelError(`${this.path}: ${firstLine(e.message)}`);
       throw e;
     } finally {

@@ -3,6 +3,7 @@ import type { Backend } from "../runtime/backend.ts";
 import { cast } from "../runtime/blend-ops.ts";
 import { OrtModel, type TensorInfo } from "../runtime/ort-model.ts";
 import { Tensor } from "../runtime/tensor.ts";
+import { type HookHandle, HookableModel, type HookSite, type SiteSelector, type UnetHook } from "./unet-hooks.ts";
 
 /**
  * The denoising UNet of an SD export. Exporters disagree on the timestep (f32/f16/i64, rank 0 or
@@ -15,6 +16,8 @@ export class Unet implements Disposable {
   /** Width of encoder_hidden_states the UNet expects (-1 if the export leaves it open). */
   readonly contextWidth: number;
   readonly dtype: "f32" | "f16";
+  /** Attention hooks (unet-hooks.ts); with none registered the UNet runs as one session. */
+  readonly hooks: HookableModel;
   private readonly timestep: TensorInfo;
   private readonly outputName: string;
 
@@ -39,6 +42,17 @@ export class Unet implements Disposable {
     this.contextWidth = context.dims[2] ?? -1;
     this.timestep = timestep;
     this.outputName = output.name;
+    this.hooks = new HookableModel(model);
+  }
+
+  /** Calls `fn` at every attention site `selector` picks, on each predict (see unet-hooks.ts). */
+  hook(selector: SiteSelector, fn: UnetHook): HookHandle {
+    return this.hooks.hook(selector, fn);
+  }
+
+  /** Every hookable attention site of this UNet. */
+  get sites(): HookSite[] {
+    return this.hooks.sites;
   }
 
   static load(path: string, backend: Backend): Unet {
@@ -66,7 +80,7 @@ export class Unet implements Disposable {
     t: number,
     context: Tensor,
     extra: Readonly<Record<string, Tensor>> = {},
-    _step?: { index: number },
+    step?: { index: number },
   ): Tensor {
     const backend = sample.backend;
     const [batch = 1, , h = 0, w = 0] = sample.shape;
@@ -80,7 +94,7 @@ export class Unet implements Disposable {
     };
     const out = Tensor.empty(backend, this.dtype, [batch, 4, h, w]);
     try {
-      this.model.run(feeds, { [this.outputName]: out });
+      this.hooks.run(feeds, { [this.outputName]: out }, step);
     } finally {
       if (half) {
         feeds.sample!.dispose();
@@ -106,6 +120,7 @@ export class Unet implements Disposable {
   }
 
   dispose(): void {
+    this.hooks.dispose();
     this.model.dispose();
   }
 
