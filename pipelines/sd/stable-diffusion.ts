@@ -7,6 +7,7 @@
  *
  * Latents stay on the device from the first noise to the decode; the scheduler's arithmetic runs
  * as kernels (tensor-ops.ts). Classifier-free guidance batches uncond and cond in one UNet call.
+ * ControlNets (`control`) add their residuals to a residual-taking UNet (control-guidance.ts).
  */
 import { UsageError } from "../errors.ts";
 import type { Frame } from "../io/frame.ts";
@@ -15,6 +16,8 @@ import type { Backend } from "../runtime/backend.ts";
 import { axpby } from "../runtime/blend-ops.ts";
 import { openDevice } from "../runtime/device.ts";
 import { Tensor } from "../runtime/tensor.ts";
+import { ControlGuidance, residualInputs, type ControlSpec } from "./control-guidance.ts";
+import { ControlNet } from "./controlnet.ts";
 import { readModelFolder, type ModelFolder } from "./model-folder.ts";
 import { Rng } from "./random.ts";
 import { sample, type Denoise, type StepInfo } from "./sampler.ts";
@@ -39,6 +42,8 @@ export interface GenerateOptions {
   strength?: number;
   /** After each step; may return replacement latents (later jobs steer with this). */
   onStep?: (info: StepInfo<Tensor>) => Tensor | void;
+  /** ControlNets steering this generation (their residuals are summed); needs a residual-taking UNet. */
+  control?: readonly ControlSpec[];
 }
 
 export const GENERATE_DEFAULTS = {
@@ -65,6 +70,8 @@ export class StableDiffusion implements Disposable {
     readonly textEncoder: TextEncoder,
     readonly unet: Unet,
     readonly vae: Vae,
+    /** The folder's controlnet/model.onnx, when it has one. */
+    readonly controlnet?: ControlNet,
   ) {}
 
   /** `model` is `tiny` (built on first use), `tiny-controlnet`, or an export folder. */
@@ -76,7 +83,8 @@ export class StableDiffusion implements Disposable {
     const textEncoder = await TextEncoder.load(folder.textEncoder, folder.tokenizer, backend);
     const unet = Unet.load(folder.unet, backend);
     const vae = Vae.load(folder.vaeDecoder, folder.vaeEncoder, folder.vaeScale, backend);
-    return new StableDiffusion(folder, backend, textEncoder, unet, vae);
+    const controlnet = folder.controlnet ? ControlNet.load(folder.controlnet, backend) : undefined;
+    return new StableDiffusion(folder, backend, textEncoder, unet, vae, controlnet);
   }
 
   /** A fresh scheduler of `kind` for this model's training schedule, set to `steps`. */
@@ -100,15 +108,26 @@ export class StableDiffusion implements Disposable {
     return Tensor.from(this.backend, "f32", shape, values);
   }
 
-  /** The UNet with classifier-free guidance: ε = ε_u + g·(ε_c − ε_u), one batched call. */
-  guidedDenoiser(conditioning: Conditioning): Denoise<Tensor> {
+  /**
+   * The UNet with classifier-free guidance: ε = ε_u + g·(ε_c − ε_u), one batched call. `control`
+   * adds ControlNet residuals; a residual-taking UNet without it gets zero residuals.
+   */
+  guidedDenoiser(conditioning: Conditioning, control?: ControlGuidance): Denoise<Tensor> {
     const { context, guidance } = conditioning;
+    const needsResiduals = !control && residualInputs(this.unet.model.inputs).length > 0;
+    const extra = (sample: Tensor, t: number, index: number) =>
+      control?.feeds(sample, t, index, context) ??
+      (needsResiduals ? this.#zeroResiduals(sample, t, index) : undefined);
     return (x, t, index) => {
-      if (guidance <= 1) return this.unet.predict(x, t, context, {}, { index });
+      if (guidance <= 1) {
+        using feeds = extra(x, t, index);
+        return this.unet.predict(x, t, context, feeds?.inputs ?? {}, { index });
+      }
       using batch = Tensor.empty(this.backend, "f32", [2, ...x.shape.slice(1)]);
       this.backend.copy(batch.storage, 0, x.storage, x.byteOffset, x.byteLength);
       this.backend.copy(batch.storage, x.byteLength, x.storage, x.byteOffset, x.byteLength);
-      using eps = this.unet.predict(batch, t, context, {}, { index });
+      using feeds = extra(batch, t, index);
+      using eps = this.unet.predict(batch, t, context, feeds?.inputs ?? {}, { index });
       using uncond = eps.slice(0, 1);
       using cond = eps.slice(1, 2);
       return axpby(1 - guidance, uncond, guidance, cond);
@@ -123,6 +142,7 @@ export class StableDiffusion implements Disposable {
     seed: number;
     startIndex?: number;
     onStep?: (info: StepInfo<Tensor>) => Tensor | void;
+    control?: ControlGuidance;
   }): Tensor {
     // Step noise (ancestral samplers, LCM) comes from its own stream so it never shifts the
     // initial noise of the same seed.
@@ -132,7 +152,7 @@ export class StableDiffusion implements Disposable {
       scheduler: options.scheduler,
       ops: tensorOps,
       latents: options.latents,
-      denoise: this.guidedDenoiser(options.conditioning),
+      denoise: this.guidedDenoiser(options.conditioning, options.control),
       noise: () => Tensor.from(this.backend, "f32", shape, stepNoise.normal(new Float32Array(options.latents.size))),
       startIndex: options.startIndex,
       onStep: options.onStep,
@@ -163,13 +183,27 @@ export class StableDiffusion implements Disposable {
       start = tensorOps.combine([[scheduler.initNoiseSigma, noise]]);
     }
     using initial = start;
-    return this.denoise({ latents: initial, conditioning, scheduler, seed: o.seed, onStep: o.onStep });
+    using control = options.control?.length ? this.controlGuidance(options.control, width, height, scheduler.timesteps.length) : undefined;
+    return this.denoise({ latents: initial, conditioning, scheduler, seed: o.seed, onStep: o.onStep, control });
+  }
+
+  /** ControlNet conditioning for a `width` × `height` generation of `steps` steps (control images converted once). */
+  controlGuidance(specs: readonly ControlSpec[], width: number, height: number, steps: number): ControlGuidance {
+    return new ControlGuidance(specs, this.unet.model.inputs, this.unet.dtype, this.backend, { width, height }, steps, this.controlnet);
+  }
+
+  /** Zero residuals for one UNet call, for a residual-taking UNet run without control. */
+  #zeroResiduals(sample: Tensor, t: number, index: number) {
+    const zero = new ControlGuidance([], this.unet.model.inputs, this.unet.dtype, this.backend, { width: 8, height: 8 }, 1, this.controlnet);
+    const feeds = zero.feeds(sample, t, index, sample);
+    return { inputs: feeds.inputs, [Symbol.dispose]: () => zero.dispose() };
   }
 
   dispose(): void {
     this.textEncoder.dispose();
     this.unet.dispose();
     this.vae.dispose();
+    this.controlnet?.dispose();
   }
 
   [Symbol.dispose](): void {

@@ -1,0 +1,69 @@
+/**
+ * Control images as ControlNets take them (reference/sd-onnx-layout.md §4): RGB planes
+ * [1, 3, H, W] f32 in [0, 1] on the device (no [-1, 1] normalisation, unlike the VAE input).
+ */
+import { edges } from "../../../kernels/edges.ts";
+import { UsageError } from "../../errors.ts";
+import type { Frame } from "../../io/frame.ts";
+import type { Backend } from "../../runtime/backend.ts";
+import { launch } from "../../runtime/launcher.ts";
+import { Tensor } from "../../runtime/tensor.ts";
+
+/** A control picture: an rgb24 frame, an rgb24 tensor u8 [H, W, 3], or planes f32 [1, 3, H, W] in [0, 1]. */
+export type ControlImage = Frame | Tensor;
+
+/** An rgb24 frame or u8 [H, W, 3] tensor on `backend` (a frame is copied there; a tensor is borrowed). */
+export function rgbTensor(image: Frame | Tensor, backend: Backend): { tensor: Tensor; width: number; height: number; owned: boolean } {
+  if (!(image instanceof Tensor)) {
+    const { width, height, data } = image;
+    if (data.length !== width * height * 3) throw new UsageError(`control image data has ${data.length} bytes, rgb24 ${width}x${height} needs ${width * height * 3}`);
+    return { tensor: Tensor.from(backend, "u8", [height, width, 3], data), width, height, owned: true };
+  }
+  const [height = 0, width = 0, channels] = image.shape;
+  if (image.dtype !== "u8" || image.shape.length !== 3 || channels !== 3) {
+    throw new UsageError(`an rgb24 image tensor must be u8 [H, W, 3], got ${image.dtype} [${image.shape.join(", ")}]`);
+  }
+  return { tensor: image, width, height, owned: false };
+}
+
+/** Planes of an rgb24 image: (v / 255 − mean) / std, as f32 [1, 3, H, W]. */
+export function rgbToPlanes(rgb: Tensor, width: number, height: number, mean = 0, std = 1): Tensor {
+  const out = Tensor.empty(rgb.backend, "f32", [1, 3, height, width]);
+  launch(edges, "rgb24_to_planar_f32", { out, rgb, n: width * height, mean, inv_std: 1 / std });
+  return out;
+}
+
+/** Bilinear resize of planes [..., h, w] (f32) to a new tensor [..., oh, ow] (a copy when the size is the same). */
+export function resizePlanes(x: Tensor, width: number, height: number): Tensor {
+  const h = x.shape.at(-2)!, w = x.shape.at(-1)!;
+  const lead = x.shape.slice(0, -2);
+  if (h === height && w === width) return x.to(x.backend);
+  const out = Tensor.empty(x.backend, "f32", [...lead, height, width]);
+  launch(edges, "resize_bilinear_f32", { out, x, planes: lead.reduce((a, b) => a * b, 1), w, h, ow: width, oh: height });
+  return out;
+}
+
+/**
+ * The control image for a `width` × `height` generation: [1, 3, height, width] f32 in [0, 1] on
+ * `backend`, resized bilinearly when its size differs. The caller owns the result.
+ */
+export function controlImageTensor(image: ControlImage, backend: Backend, width: number, height: number): Tensor {
+  if (image instanceof Tensor && image.dtype === "f32") {
+    const [b, c] = image.shape;
+    if (image.shape.length !== 4 || b !== 1 || c !== 3) {
+      throw new UsageError(`a float control image must be f32 [1, 3, H, W] in [0, 1], got [${image.shape.join(", ")}]`);
+    }
+    if (image.backend === backend) return resizePlanes(image, width, height);
+    using moved = image.to(backend);
+    return resizePlanes(moved, width, height);
+  }
+  const rgb = rgbTensor(image, backend);
+  try {
+    const planes = rgbToPlanes(rgb.tensor, rgb.width, rgb.height);
+    if (rgb.width === width && rgb.height === height) return planes;
+    using owned = planes;
+    return resizePlanes(owned, width, height);
+  } finally {
+    if (rgb.owned) rgb.tensor.dispose();
+  }
+}
