@@ -108,7 +108,8 @@ describe("a blend state", () => {
   test("f16 state stays within f16 rounding of f32 state over a chain of frames", () => {
     using s32 = new BlendState("f32");
     using s16 = new BlendState("f16");
-    let y32 = new Float32Array(0), y16 = new Float32Array(0);
+    let y32: Float32Array = new Float32Array(0);
+    let y16: Float32Array = new Float32Array(0);
     for (let f = 0; f < 6; f++) {
       const x = randn(10 + f, 96);
       y32 = s32.blend("c", tensor(x, shape), 0.6, 8)?.readF32() ?? x;
