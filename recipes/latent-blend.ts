@@ -4,6 +4,8 @@
  *   bun run recipes/latent-blend.ts                                    # tiny model → out/latent-blend.mp4
  *   bun run recipes/latent-blend.ts --prompts "a forest" --prompts "a desert" --prompts "the sea"
  *   bun run recipes/latent-blend.ts --image1 start.png --out - | ffplay -
+ *   bun run recipes/latent-blend.ts --mask keep-left.png            # inpainting: black region stays
+ *   bun run recipes/latent-blend.ts --size 64x64 --upscale          # ×4 second stage → 256×256
  *
  * A prompt that is a path ending in .png/.jpg/.jpeg/.webp is an image keyframe (its text is empty).
  */
@@ -43,6 +45,11 @@ const schema = defineSchema({
   fps: field.number({ description: "frames per second", default: 24, integer: true, min: 1 }),
   duration: field.number({ description: "seconds per transition", default: 3, min: 0 }),
   perceptual_model: field.string({ description: "ONNX image-distance model (default: built-in SSIM)", default: null, nullable: true }),
+  mask: field.string({ description: "inpainting mask picture: white = regenerate, black = keep (from the first keyframe)", default: null, nullable: true }),
+  upscale: field.boolean({ description: "second stage: upscale the transition ×4 with an x4 upscaler", default: false }),
+  upscale_model: field.string({ description: "`tiny-upscaler` or an SD x4 upscaler export folder", default: "tiny-upscaler" }),
+  upscale_steps: field.number({ description: "upscaler denoising steps", default: 12, integer: true, min: 2, max: 1000 }),
+  upscale_noise_level: field.number({ description: "noise augmentation of the low-res pictures", default: 20, integer: true, min: 0, max: 350 }),
   model: field.string({ description: "`tiny` (built in, untrained) or a Stable Diffusion ONNX export folder", default: "tiny" }),
   device: field.string({ description: "cpu, cuda, cuda:N or auto", default: "cpu" }),
   out: field.string({ description: "file (.mp4 .y4m …), folder/, or - for y4m on stdout", default: "out/latent-blend.mp4" }),
@@ -57,7 +64,7 @@ await runRecipe({ recipe: "latent-blend", schema, description: "Smooth transitio
   if (c.image1) keys[0] = { prompt: typeof keys[0] === "string" ? keys[0] : "", image: c.image1 };
   if (c.image2) keys[last] = { prompt: typeof keys[last] === "string" ? keys[last] : "", image: c.image2 };
 
-  using lb = await LatentBlending.load({ model: c.model, device: c.device, log, perceptualModel: c.perceptual_model });
+  using lb = await LatentBlending.load({ model: c.model, device: c.device, log, perceptualModel: c.perceptual_model, upscaler: c.upscale ? c.upscale_model : null });
   const options = {
     seed: c.seed,
     seeds: c.seeds,
@@ -79,6 +86,8 @@ await runRecipe({ recipe: "latent-blend", schema, description: "Smooth transitio
     height: c.size.height,
     fps: c.fps,
     duration: c.duration,
+    mask: c.mask,
+    upscale: c.upscale ? { steps: c.upscale_steps, noiseLevel: c.upscale_noise_level, guidance: c.guidance_scale, scheduler: c.scheduler } : null,
   };
   log(`latent-blend: ${c.model} on ${lb.sd.backend.description}, ${keys.length} keyframes, ${c.tree} tree, ${c.num_inference_steps} ${c.scheduler} steps at ${c.size.width}x${c.size.height}, distance ${lb.distance.name}`);
 
