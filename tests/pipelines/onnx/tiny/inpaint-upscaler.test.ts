@@ -56,7 +56,7 @@ describe("the tiny-inpaint variant", () => {
       if (mask[i % (h * w)] === 0) expect(eps[i]!).toBeCloseTo(keepEps, 3);
       else if (Math.abs(eps[i]! - keepEps) > 0.1) far++;
     }
-    expect(far).toBeGreaterThan(0.9 * (eps.length / 2));
+    expect(far).toBeGreaterThan(0.75 * (eps.length / 2));
   });
 });
 
