@@ -176,12 +176,14 @@ LL_KERNEL row_max_f32(float* out, const float* x, ll_i64 rows, ll_i64 cols) {
   }
 }
 
-/* Depth -> grey rgb24: v = depth * scale, truncated to an integer and clamped to 0..255 (numpy's
- * astype("uint8") after depth * 255 / max, as transformers' depth-estimation pipeline does). */
-LL_KERNEL depth_to_rgb24(unsigned char* out, const float* depth, float scale, ll_i64 n) {
+/* Depth -> grey rgb24: depth * 255 / max, truncated to an integer and clamped to 0..255, as
+ * transformers' depth-estimation pipeline computes it (numpy astype("uint8")), so the maximum
+ * itself maps to exactly 255 (in double: in f32, m * 255 / m can round to 254.99998).
+ * max <= 0 gives black. */
+LL_KERNEL depth_to_rgb24(unsigned char* out, const float* depth, float max, ll_i64 n) {
   LL_FOR_EACH(i, n) {
-    float v = depth[i] * scale;
-    unsigned char b = v >= 255.0f ? 255 : v > 0.0f ? (unsigned char)(int)v : 0;
+    double v = max > 0.0f ? (double)depth[i] * 255.0 / (double)max : 0.0;
+    unsigned char b = v >= 255.0 ? 255 : v > 0.0 ? (unsigned char)(int)v : 0;
     out[3 * i] = b;
     out[3 * i + 1] = b;
     out[3 * i + 2] = b;

@@ -86,7 +86,7 @@ export const edges = defineFamily("edges", new URL("./edges.cu", import.meta.url
   },
   {
     name: "depth_to_rgb24",
-    args: [output("out", "u8", "3*n"), buffer("depth", "f32", "n"), scalar("scale", "f32"), scalar("n", "i64")],
+    args: [output("out", "u8", "3*n"), buffer("depth", "f32", "n"), scalar("max", "f32"), scalar("n", "i64")],
     grid: elementwise("n"),
   },
 ]);

@@ -103,7 +103,7 @@ export class DepthEstimator implements Disposable {
     if (frameMax > this.runningMax) this.runningMax = frameMax;
     const max = this.normalize === "clip" ? this.runningMax : frameMax;
     const image = Tensor.empty(backend, "u8", [height, width, 3]);
-    launch(edges, "depth_to_rgb24", { out: image, depth, scale: max > 0 ? 255 / max : 0, n: width * height });
+    launch(edges, "depth_to_rgb24", { out: image, depth, max, n: width * height });
     return image;
   }
 

@@ -239,9 +239,9 @@ export const edgesCases: KernelCase[] = [
     params: { w, h },
     // spans below 0 and above the 255 clamp
     inputs: (r) => ({ depth: map(w * h, () => r.next() * 1.2 - 0.1) }),
-    scalars: { scale: 255, n: w * h },
+    scalars: { max: 0.9, n: w * h },
     outputs: { out: 3 * w * h },
     exact: true,
-    reference: ({ depth }) => ({ out: replicate3(depth!.map((d) => Math.min(255, Math.max(0, Math.trunc(f(d * 255)))))) }),
+    reference: ({ depth }) => ({ out: replicate3(depth!.map((d) => Math.min(255, Math.max(0, Math.trunc((d * 255) / f(0.9)))))) }),
   })),
 ];
