@@ -11,8 +11,8 @@
 import { cast, slerp } from "../runtime/blend-ops.ts";
 import { Tensor } from "../runtime/tensor.ts";
 
-export type StateDtype = "f32" | "f16";
-export const STATE_DTYPES: readonly StateDtype[] = ["f32", "f16"];
+export type StateDtype = (typeof STATE_DTYPES)[number];
+export const STATE_DTYPES = ["f32", "f16"] as const;
 
 /** The spec's parallel-row threshold: |cos θ| above it (or NaN) lerps. */
 export const SLERP_THRESHOLD = 0.9995;
