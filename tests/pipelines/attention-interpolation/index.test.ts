@@ -55,18 +55,18 @@ describe("attention interpolation on tiny-controlnet", () => {
   });
 
   test("interpolation changes later frames but never frame 0", async () => {
-    const on = await run(frames);
-    const off = await run(frames, { interpolation: interpolationOff() });
+    const two = [frames[0]!, frames[2]!];
+    const on = await run(two);
+    const off = await run(two, { interpolation: interpolationOff() });
     expect(same(on.out[0]!, off.out[0]!)).toBe(true);
-    expect(same(on.out[2]!, off.out[2]!)).toBe(false);
+    expect(same(on.out[1]!, off.out[1]!)).toBe(false);
   });
 
   test("identical input frames give identical outputs for any ema", async () => {
-    const still = [frames[1]!, frames[1]!, frames[1]!];
+    const still = [frames[1]!, frames[1]!];
     const { out } = await run(still, with_((c) => ({ ...c, pipe: { ...c.pipe, ema: 0.8 }, unet: { ...c.unet, ema: 0.9, sites: { ...c.unet.sites, v: true } } })));
     // slerp(t, a, a) = (1 − t)·a + t·a: equal up to float rounding, which the decode may turn into ±1
     expect(maxDiff(out[1]!, out[0]!)).toBeLessThanOrEqual(1);
-    expect(maxDiff(out[2]!, out[0]!)).toBeLessThanOrEqual(1);
   });
 
   test("latents ema 1, eta 1, end = total make every frame equal frame 0", async () => {
@@ -77,9 +77,9 @@ describe("attention interpolation on tiny-controlnet", () => {
 
   test("one hook call per site per step; probs only where keys ≤ res²; cross-attention never", async () => {
     // at 64×64 the latent is 8×8: 64 keys at the top level, 16 one level down, 4 in the mid block
-    await run(frames, with_((c) => ({ ...c, unet: { ...c.unet, attentionRes: 4, sites: { q: true, k: true, v: true, probs: true, out: true } } })));
+    await run(frames.slice(0, 2), with_((c) => ({ ...c, unet: { ...c.unet, attentionRes: 4, sites: { q: true, k: true, v: true, probs: true, out: true } } })));
     const unet = ai.blenders[0]!;
-    expect([...unet.stats.calls.values()].every((n) => n === frames.length)).toBe(true);
+    expect([...unet.stats.calls.values()].every((n) => n === 2)).toBe(true);
     const keys = ai.state.keys().filter((k) => k.startsWith("unet/"));
     expect(keys.length).toBeGreaterThan(0);
     expect(keys.some((k) => k.includes("attn2"))).toBe(false);
@@ -97,18 +97,19 @@ describe("attention interpolation on tiny-controlnet", () => {
 
   test("the state holds exactly the estimate given before it was written", async () => {
     for (const stateDtype of ["f32", "f16"] as const) {
-      const { estimate } = await run(frames, with_((c) => ({ ...c, stateDtype })));
+      const { estimate } = await run(frames.slice(0, 2), with_((c) => ({ ...c, stateDtype })));
       expect(estimate!.bytes).toBe(ai.state.bytes);
       expect(estimate!.bytes).toBeGreaterThan(0);
     }
   });
 
   test("f16 state gives frames within a few levels of f32 state", async () => {
-    const f32 = await run(frames);
-    const f16 = await run(frames, with_((c) => ({ ...c, stateDtype: "f16" })));
-    const mean = f32.out[2]!.data.reduce((s, v, i) => s + Math.abs(v - f16.out[2]!.data[i]!), 0) / f32.out[2]!.data.length;
+    const two = [frames[0]!, frames[2]!];
+    const f32 = await run(two);
+    const f16 = await run(two, with_((c) => ({ ...c, stateDtype: "f16" })));
+    const mean = f32.out[1]!.data.reduce((s, v, i) => s + Math.abs(v - f16.out[1]!.data[i]!), 0) / f32.out[1]!.data.length;
     expect(mean).toBeLessThan(1);
-    expect(maxDiff(f32.out[2]!, f16.out[2]!)).toBeLessThanOrEqual(8);
+    expect(maxDiff(f32.out[1]!, f16.out[1]!)).toBeLessThanOrEqual(8);
   });
 
   test("img2img keys the state on the scheduler's step index, so it never wraps (reference bug)", async () => {
