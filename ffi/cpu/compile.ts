@@ -34,13 +34,22 @@ export interface CpuKernelLibrary {
   close(): void;
 }
 
+// i32 scalars cross the FFI boundary as 64-bit integers and are narrowed in C: TinyCC-compiled
+// callees were seen reading an `int` argument's full register, whose upper half the caller need
+// not clear (an i32 after i64 arguments arrived wrong, intermittently).
 const ffiTypes: Record<CParam, FFIType> = {
   ptr: FFIType.ptr,
   f32: FFIType.f32,
-  i32: FFIType.i32,
+  i32: FFIType.i64,
   i64: FFIType.i64,
 };
-const cTypes: Record<CParam, string> = { ptr: "void*", f32: "float", i32: "int", i64: "long long" };
+const cTypes: Record<CParam, string> = { ptr: "void*", f32: "float", i32: "long long", i64: "long long" };
+const cArgs: Record<CParam, (name: string) => string> = {
+  ptr: (n) => n,
+  f32: (n) => n,
+  i32: (n) => `(int)${n}`,
+  i64: (n) => n,
+};
 
 /**
  * Two launchers per kernel: `ll_launch_*` runs one OpenMP team, each thread on its own chunk;
@@ -51,7 +60,7 @@ export function generateLaunchers(entries: readonly CpuEntry[]): string {
   return entries
     .map(({ name, params }) => {
       const decl = params.map((p, i) => `${cTypes[p]} p${i}`).join(", ");
-      const call = params.map((_, i) => `p${i}`).join(", ");
+      const call = params.map((p, i) => cArgs[p](`p${i}`)).join(", ");
       return (
         `void ll_launch_${name}(${decl}) {\n#ifdef _OPENMP\n#pragma omp parallel\n#endif\n  ${name}(${call});\n}\n` +
         `void ll_serial_${name}(${decl}) {\n#ifdef _OPENMP\n#pragma omp parallel num_threads(1)\n#endif\n  ${name}(${call});\n}\n`
