@@ -38,7 +38,7 @@ describe("findAttentionBlocks", () => {
         (["attn1", "attn2"] as const).map((attn) => ({
           name: `${scope}/transformer_blocks.0/${attn}`,
           self: attn === "attn1",
-          pattern: "classic",
+          pattern: "classic" as const,
           block,
           attn,
           level,
