@@ -15,11 +15,24 @@ let envLevel: OrtLogLevel | undefined;
  * arguments of later creations, so the first caller's log level wins; the default is
  * `LATENTLOOM_ORT_LOG_LEVEL` or "warning". It lives until the process exits: sessions may
  * outlive any one user of it.
+ *
+ * The Env owns one intra-op thread pool (one thread per physical core, spinning allowed) that
+ * sessions created with `sharedThreadPool` use instead of pools of their own: a UNet cut into a
+ * dozen segments would otherwise hold a dozen pools whose idle threads compete for the cores.
  */
 export function ortEnv(logLevel?: OrtLogLevel): Pointer {
   if (env) return env;
   const level = logLevel ?? parseLevel(process.env.LATENTLOOM_ORT_LOG_LEVEL) ?? "warning";
-  check(ortApi().CreateEnv(LOG_LEVELS.indexOf(level), "latentloom", outSlot()));
+  const api = ortApi();
+  check(api.CreateThreadingOptions(outSlot()));
+  const threading = readOutPointer();
+  try {
+    check(api.SetGlobalIntraOpNumThreads(threading, 0));
+    check(api.SetGlobalSpinControl(threading, 1));
+    check(api.CreateEnvWithGlobalThreadPools(LOG_LEVELS.indexOf(level), "latentloom", threading, outSlot()));
+  } finally {
+    api.ReleaseThreadingOptions(threading);
+  }
   env = readOutPointer();
   envLevel = level;
   return env;

@@ -20,8 +20,10 @@ export interface CudaProviderOptions {
 
 /** How a Session is set up. Everything is optional; unset means ORT's default. */
 export interface SessionOptions {
-  /** Threads inside one operator; 0 = one per physical core. */
+  /** Threads inside one operator; 0 = one per physical core. Ignored with sharedThreadPool. */
   readonly intraOpThreads?: number;
+  /** Run on the Env's process-wide thread pool instead of a pool of this session's own. */
+  readonly sharedThreadPool?: boolean;
   /** Threads across operators (only used with executionMode "parallel"). */
   readonly interOpThreads?: number;
   readonly graphOptimization?: GraphOptimization;
@@ -69,7 +71,8 @@ export class NativeSessionOptions implements Disposable {
   #apply(o: SessionOptions): void {
     const api = ortApi();
     const so = this.ptr;
-    if (o.intraOpThreads !== undefined) check(api.SetIntraOpNumThreads(so, threadCount("intraOpThreads", o.intraOpThreads)));
+    if (o.sharedThreadPool) check(api.DisablePerSessionThreads(so));
+    else if (o.intraOpThreads !== undefined) check(api.SetIntraOpNumThreads(so, threadCount("intraOpThreads", o.intraOpThreads)));
     if (o.interOpThreads !== undefined) check(api.SetInterOpNumThreads(so, threadCount("interOpThreads", o.interOpThreads)));
     if (o.graphOptimization !== undefined) {
       check(api.SetSessionGraphOptimizationLevel(so, choice("graphOptimization", o.graphOptimization, GRAPH_OPTIMIZATION_LEVELS)));

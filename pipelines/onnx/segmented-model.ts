@@ -25,12 +25,6 @@ interface Shape {
   readonly shape: readonly number[];
 }
 
-/**
- * Per-segment session settings: spinning threads of idle sessions would steal cores from the
- * segment that is running, so segments do not spin.
- */
-const SEGMENT_CONFIG = { "session.intra_op.allow_spinning": "0" } as const;
-
 export class SegmentedModel implements Disposable {
   readonly #models: OrtModel[];
   /** Input-shape signature → tensor name → dtype and shape. */
@@ -49,7 +43,7 @@ export class SegmentedModel implements Disposable {
     const models: OrtModel[] = [];
     try {
       for (const file of segments.files) {
-        models.push(OrtModel.load(file, backend, { threads: options.threads, externalDataDir: segments.externalDataDir, config: SEGMENT_CONFIG }));
+        models.push(OrtModel.load(file, backend, { threads: options.threads, externalDataDir: segments.externalDataDir }));
       }
     } catch (e) {
       for (const m of models) m.dispose();

@@ -9,7 +9,7 @@ import { timing } from "./timing.ts";
 export type { TensorInfo };
 
 export interface OrtModelOptions {
-  /** Intra-op threads; 0 (default) = ORT's choice. */
+  /** Intra-op threads of a pool of the session's own; default: the process-wide shared pool. */
   readonly threads?: number;
   /**
    * Load the file's bytes and resolve external data against this folder instead of the file's
@@ -47,7 +47,7 @@ export class OrtModel implements Disposable {
     try {
       const source = options.externalDataDir === undefined ? path : new Uint8Array(readFileSync(path));
       const session = Session.create(source, {
-        intraOpThreads: options.threads ?? 0,
+        ...(options.threads === undefined ? { sharedThreadPool: true } : { intraOpThreads: options.threads }),
         graphOptimization: "all",
         ...(options.externalDataDir === undefined ? {} : { externalDataDir: options.externalDataDir }),
         ...(options.config ? { config: options.config } : {}),

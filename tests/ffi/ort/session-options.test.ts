@@ -27,6 +27,16 @@ describe("SessionOptions", () => {
     expect(Array.from(y.data)).toEqual([-1, 1]);
   });
 
+  test("sharedThreadPool runs sessions on the Env's pool, alongside sessions with their own", () => {
+    using shared = Session.create(batchModel(), { sharedThreadPool: true });
+    using own = Session.create(batchModel(), { intraOpThreads: 1 });
+    using x = Value.fromTypedArray("f32", [2, 2], Float32Array.of(1, -2, 3, -4));
+    for (const session of [shared, own]) {
+      using y = session.run({ x }).y as Value<"f32">;
+      expect(Array.from(y.data)).toEqual([-1, 2, -3, 4]);
+    }
+  });
+
   describe("freeDimensions", () => {
     test("pins a symbolic dimension, so the metadata shows it and other sizes are refused", () => {
       using session = Session.create(batchModel(), { freeDimensions: { batch: 2 } });
