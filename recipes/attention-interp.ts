@@ -32,6 +32,8 @@ const schema = defineSchema({
   guess_mode: flag("ControlNet sees only the conditional half, residuals × logspace(−1, 0)", true),
   conditioning_scale: field.number({ description: "ControlNet residual scale", default: 1, min: 0, max: 10 }),
   controlnet_processor: field.enum(CONTROL_PROCESSORS, { description: "condition image", default: "canny" }),
+  depth_model: field.string({ description: "ONNX depth model for controlnet_processor depth", default: null, nullable: true }),
+  depth_normalize: field.enum(["frame", "clip"], { description: "depth scale: per frame (the reference) or a running max over the clip", default: "frame" }),
   hist_normalize: field.enum(HIST_MODES, { description: "match every frame's colours to frame 0", default: "lab" }),
   original_output_size: flag("write frames at the input's size", true),
   strength: field.number({ description: "img2img from each frame with this strength (null: text-to-image)", default: null, nullable: true, min: 0.01, max: 1 }),
@@ -84,7 +86,7 @@ await runRecipe({ recipe: "attention-interp", schema, description: "Video-to-vid
   const frames = ai.run(source.frames, {
     prompt: c.prompt, negativePrompt: c.negative_prompt, seed: c.seed, steps: c.num_inference_steps, guidance: c.guidance_scale,
     width: size.width, height: size.height, guessMode: c.guess_mode, conditioningScale: c.conditioning_scale,
-    processor: c.controlnet_processor, histNormalize: c.hist_normalize, originalOutputSize: c.original_output_size, strength: c.strength,
+    processor: c.controlnet_processor, depthModel: c.depth_model, depthNormalize: c.depth_normalize, histNormalize: c.hist_normalize, originalOutputSize: c.original_output_size, strength: c.strength,
     interpolation: { pipe: schedule(c, "pipe"), unet: attention(c, "unet"), controlnet: attention(c, "controlnet"), stateDtype: c.state_dtype },
     onStep: () => steps.tick(),
     onEstimate: (e) => log(`state memory estimate: ${(e.bytes / 2 ** 20).toFixed(2)} MiB (${c.state_dtype}; ${Object.entries(e.bySite).map(([k, v]) => `${k} ${(v / 2 ** 20).toFixed(2)}`).join(", ")}) over ${e.steps.unet} UNet / ${e.steps.latents} latent steps`),

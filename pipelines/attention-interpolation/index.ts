@@ -45,6 +45,9 @@ export interface InterpolateOptions {
   guessMode?: boolean;
   conditioningScale?: number;
   processor?: ControlProcessor;
+  /** ONNX depth model and its normalisation, for processor "depth". */
+  depthModel?: string | null;
+  depthNormalize?: "frame" | "clip";
   histNormalize?: HistMode;
   /** Resize each output back to its input frame's size. */
   originalOutputSize?: boolean;
@@ -120,7 +123,7 @@ export class AttentionInterpolation implements Disposable {
     const unet = new SiteBlender("unet", config.unet, state);
     const controlnet = new SiteBlender("controlnet", config.controlnet, state);
     this.blenders = [unet, controlnet];
-    const conditioner: Conditioner = createConditioner(o.processor, this.sd.backend);
+    using conditioner: Conditioner = createConditioner(o.processor, this.sd.backend, { depthModel: o.depthModel, depthNormalize: o.depthNormalize });
 
     // Per run: the number of steps each frame makes (img2img strength shortens it) …
     const total = this.sd.scheduler("ddim", o.steps, o.strength ?? undefined).timesteps.length;

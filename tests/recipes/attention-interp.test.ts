@@ -91,6 +91,12 @@ describe("recipes/attention-interp.ts", () => {
     expect(stdout.length).toBe(0);
   });
 
+  test("the depth processor without a depth model is one error line naming the flag", async () => {
+    const { stderr, exitCode } = await recipe([...small, "--controlnet-processor", "depth", "--out", join(tmp, "d.y4m")]);
+    expect(exitCode).toBe(2);
+    expect(stderr).toMatch(/^error: .*depth.*--depth-model FILE/m);
+  });
+
   test("an unknown key names itself", async () => {
     const { stderr, exitCode } = await recipe(["--unet-emma", "0.5"]);
     expect(exitCode).toBe(2);
