@@ -133,6 +133,9 @@ export class AttentionInterpolation implements Disposable {
     let sizing: Map<string, { kind: string; bytes: number; model: string }> | undefined = new Map();
     const perElement = config.stateDtype === "f16" ? 2 : 4;
 
+    if (anySite(config.controlnet) && !isHookable(this.sd.controlnet)) {
+      throw new UsageError("controlnet_* sites are on but this ControlNet has no hook API yet: turn them off (the reference's default)");
+    }
     const handles = [
       ...install(this.sd.unet, unet),
       ...(isHookable(this.sd.controlnet) ? install(this.sd.controlnet, controlnet) : []),
