@@ -88,11 +88,10 @@ export interface InterpolationStats {
   blends: number;
 }
 
-/** Anything with the hook API (the UNet; a ControlNet once it has one). */
+/** Anything with the hook API: the UNet and the ControlNet. */
 interface Hookable {
   hook(selector: SiteSelector, fn: UnetHook): HookHandle;
 }
-const isHookable = (m: unknown): m is Hookable => typeof (m as { hook?: unknown } | undefined)?.hook === "function";
 
 export class AttentionInterpolation implements Disposable {
   readonly stats: InterpolationStats = { frames: 0, hookCalls: 0, blends: 0 };
@@ -133,13 +132,8 @@ export class AttentionInterpolation implements Disposable {
     let sizing: Map<string, { kind: string; bytes: number; model: string }> | undefined = new Map();
     const perElement = config.stateDtype === "f16" ? 2 : 4;
 
-    if (anySite(config.controlnet) && !isHookable(this.sd.controlnet)) {
-      throw new UsageError("controlnet_* sites are on but this ControlNet has no hook API yet: turn them off (the reference's default)");
-    }
-    const handles = [
-      ...install(this.sd.unet, unet),
-      ...(isHookable(this.sd.controlnet) ? install(this.sd.controlnet, controlnet) : []),
-    ];
+    // load() made sure there is a ControlNet
+    const handles = [...install(this.sd.unet, unet), ...install(this.sd.controlnet!, controlnet)];
     function install(model: Hookable, blender: SiteBlender): HookHandle[] {
       const a = blender.config;
       if (!anySite(a)) return [];

@@ -116,7 +116,7 @@ export class ControlGuidance implements Disposable {
         if (c.guessMode && batch === 2) {
           using x = sample.slice(1, 2);
           using cond = context.slice(1, 2);
-          const half = c.model.residuals(x, t, cond, c.single, guessModeScales(n).map((g) => g * c.scale), like);
+          const half = c.model.residuals(x, t, cond, c.single, guessModeScales(n).map((g) => g * c.scale), like, { index });
           residuals = half.map((r) => {
             using owned = r;
             const full = Tensor.empty(this.backend, "f32", [2, ...r.shape.slice(1)]); // zeroed: the uncond half
@@ -125,7 +125,7 @@ export class ControlGuidance implements Disposable {
           });
         } else {
           const image = batch === 2 ? this.#pair(c) : c.single;
-          residuals = c.model.residuals(sample, t, context, image, c.guessMode ? guessModeScales(n).map((g) => g * c.scale) : c.scale, like);
+          residuals = c.model.residuals(sample, t, context, image, c.guessMode ? guessModeScales(n).map((g) => g * c.scale) : c.scale, like, { index });
         }
         if (!sums) {
           sums = residuals;

@@ -15,6 +15,7 @@ import { ModelError } from "../errors.ts";
 import type { Backend } from "../runtime/backend.ts";
 import { cast, scale as scaleOp } from "../runtime/blend-ops.ts";
 import { OrtModel, type TensorInfo } from "../runtime/ort-model.ts";
+import { type HookHandle, HookableModel, type HookSite, type SiteSelector, type UnetHook } from "./unet-hooks.ts";
 import { Tensor } from "../runtime/tensor.ts";
 
 /** logspace(−1, 0, n): the guess-mode weights, 0.1 for the first residual up to 1 for the mid one. */
@@ -68,7 +69,11 @@ export class ControlNet implements Disposable {
   private readonly timestep: TensorInfo;
   private readonly config: ResidualLayout | undefined;
 
+  /** Attention hooks, as on the UNet (unet-hooks.ts); with none the ControlNet runs as one session. */
+  readonly hooks: HookableModel;
+
   private constructor(readonly model: OrtModel) {
+    this.hooks = new HookableModel(model);
     const path = model.path;
     const names = ["sample", "timestep", "encoder_hidden_states", "controlnet_cond"];
     const missing = names.filter((n) => !model.input(n));
@@ -118,7 +123,25 @@ export class ControlNet implements Disposable {
    * `scales[i]` (or by `scales` when it is one number). `like` as for residualShapes.
    * Returns new f32 tensors, the caller's to dispose.
    */
-  residuals(sample: Tensor, t: number, context: Tensor, cond: Tensor, scales: number | readonly number[] = 1, like: readonly (TensorInfo | undefined)[] = []): Tensor[] {
+  /** Calls `fn` at every attention site `selector` picks, on each run (see unet-hooks.ts). */
+  hook(selector: SiteSelector, fn: UnetHook): HookHandle {
+    return this.hooks.hook(selector, fn);
+  }
+
+  /** Every hookable attention site of this ControlNet. */
+  get sites(): readonly HookSite[] {
+    return this.hooks.sites;
+  }
+
+  residuals(
+    sample: Tensor,
+    t: number,
+    context: Tensor,
+    cond: Tensor,
+    scales: number | readonly number[] = 1,
+    like: readonly (TensorInfo | undefined)[] = [],
+    step?: { index: number },
+  ): Tensor[] {
     const backend = sample.backend;
     const [batch = 1, , h = 0, w = 0] = sample.shape;
     const factors = typeof scales === "number" ? new Array<number>(this.residualCount).fill(scales) : [...scales];
@@ -148,7 +171,7 @@ export class ControlNet implements Disposable {
     const shapes = this.residualShapes(batch, h, w, like);
     const outputs = shapes.map((shape) => Tensor.empty(backend, this.dtype, shape));
     try {
-      this.model.run(feeds, Object.fromEntries(this.model.outputs.map((o, i) => [o.name, outputs[i]!])));
+      this.hooks.run(feeds, Object.fromEntries(this.model.outputs.map((o, i) => [o.name, outputs[i]!])), step);
     } catch (e) {
       for (const o of outputs) o.dispose();
       throw e;
@@ -180,6 +203,7 @@ export class ControlNet implements Disposable {
   }
 
   dispose(): void {
+    this.hooks.dispose();
     this.model.dispose();
   }
 

@@ -95,6 +95,19 @@ describe("attention interpolation on tiny-controlnet", () => {
     expect(new Set(keys.map((k) => k.split("@")[1]))).toEqual(new Set(["1", "2", "3"]));
   });
 
+  test("ControlNet self-attention sites blend when turned on, and change later frames", async () => {
+    const two = [frames[0]!, frames[2]!];
+    const off = await run(two);
+    const on = await run(two, with_((c) => ({ ...c, controlnet: { ...c.controlnet, ema: 0.9, sites: { ...c.controlnet.sites, probs: true, out: true } } })));
+    const controlnet = ai.blenders[1]!;
+    expect(controlnet.stats.blends).toBeGreaterThan(0);
+    const keys = ai.state.keys().filter((k) => k.startsWith("controlnet/"));
+    expect(keys.length).toBeGreaterThan(0);
+    expect(keys.some((k) => k.includes("attn2"))).toBe(false);
+    expect(same(on.out[0]!, off.out[0]!)).toBe(true);
+    expect(same(on.out[1]!, off.out[1]!)).toBe(false);
+  });
+
   test("the state holds exactly the estimate given before it was written", async () => {
     for (const stateDtype of ["f32", "f16"] as const) {
       const { estimate } = await run(frames.slice(0, 2), with_((c) => ({ ...c, stateDtype })));
