@@ -72,24 +72,27 @@ LL_KERNEL f32_to_f16(ll_half* out, const float* x, ll_i64 n) {
  * block reduce through shared memory on the GPU; on the CPU each thread is a one-lane block. */
 #define LL_SLERP_LANES 256
 
-LL_DEVICE void ll_slerp_coefficients(double ab, double aa, double bb, float t, float threshold,
-                                     float* ca, float* cb) {
+/* Writes the two slerp weights, or returns 1 for the lerp fallback (written a + t(b - a), so
+ * identical rows come back bit for bit). */
+LL_DEVICE int ll_slerp_coefficients(double ab, double aa, double bb, float t, float threshold,
+                                    float* ca, float* cb) {
   double dot = ab / (sqrt(aa) * sqrt(bb));
   if (!(fabs(dot) <= (double)threshold)) {
     *ca = 1.0f - t;
     *cb = t;
-    return;
+    return 1;
   }
   double theta = acos(dot), s = sin(theta);
   *ca = (float)(sin((1.0 - t) * theta) / s);
   *cb = (float)(sin(t * theta) / s);
+  return 0;
 }
 
 #define LL_SLERP_ROWS(NAME, T, LOAD, STORE)                                                      \
   LL_KERNEL NAME(T* out, const T* a, const T* b, float t, float threshold, ll_i64 rows,         \
                  ll_i64 cols) {                                                                  \
     LL_SHARED double sums[3][LL_SLERP_LANES];                                                   \
-    LL_SHARED float coef[2];                                                                     \
+    LL_SHARED float coef[3];                                                                     \
     LL_FOR_ROW(row, rows) {                                                                      \
       const T* ra = a + row * cols;                                                              \
       const T* rb = b + row * cols;                                                              \
@@ -113,13 +116,15 @@ LL_DEVICE void ll_slerp_coefficients(double ab, double aa, double bb, float t, f
         LL_SYNC();                                                                               \
       }                                                                                          \
       if (LL_ROW_LANE == 0)                                                                      \
-        ll_slerp_coefficients(sums[0][0], sums[1][0], sums[2][0], t, threshold, &coef[0],       \
-                              &coef[1]);                                                         \
+        coef[2] = (float)ll_slerp_coefficients(sums[0][0], sums[1][0], sums[2][0], t, threshold, \
+                                               &coef[0], &coef[1]);                              \
       LL_SYNC();                                                                                 \
       float ca = coef[0], cb = coef[1];                                                          \
+      int lerp = coef[2] != 0.0f;                                                                \
       T* ro = out + row * cols;                                                                  \
       for (ll_i64 c = LL_ROW_LANE; c < cols; c += LL_ROW_LANES)                                 \
-        ro[c] = STORE(ca * LOAD(ra[c]) + cb * LOAD(rb[c]));                                      \
+        ro[c] = STORE(lerp ? LOAD(ra[c]) + cb * (LOAD(rb[c]) - LOAD(ra[c]))                      \
+                           : ca * LOAD(ra[c]) + cb * LOAD(rb[c]));                               \
       LL_SYNC();                                                                                 \
     }                                                                                            \
   }

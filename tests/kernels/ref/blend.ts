@@ -149,6 +149,21 @@ export const blendCases: KernelCase[] = [
       })),
     ),
   ),
+  // Identical rows take the lerp fallback, written a + t(b − a): they come back bit for bit.
+  ...(["f32", "f16"] as const).map(
+    (d): KernelCase => ({
+      kernel: `slerp_rows_${d}`,
+      params: { rows: 3, cols: 50, t: 0.37, special: "identical" },
+      inputs: (r) => {
+        const a = r.normal(150);
+        return { a, b: a };
+      },
+      scalars: { t: 0.37, threshold: 0.9995, rows: 3, cols: 50 },
+      outputs: { out: 150 },
+      exact: true,
+      reference: ({ a }) => ({ out: a! }),
+    }),
+  ),
   // Degenerate rows: parallel, anti-parallel and zero rows all take the lerp fallback.
   ...(["f32", "f16"] as const).map(
     (d): KernelCase => ({
