@@ -90,3 +90,29 @@ export class Net {
 export function paramName(scope: string, leaf: string): string {
   return `${scope.replace(/^\//, "").replaceAll("/", ".")}.${leaf}`;
 }
+
+/**
+ * Per-timestep gains as graph values: each 1001-entry table (t = 0…1000) is read at the
+ * (possibly fractional) scalar `timestep`, clipped to [0, 999], by linear interpolation.
+ */
+export function timestepTables<K extends string>(
+  net: Net,
+  scope: string,
+  timestep: ValueRef,
+  tables: Readonly<Record<K, Float32Array>>,
+): Record<K, ValueRef> {
+  const t = net.op(scope, "Clip", [timestep, net.floats([0]), net.floats([999])]);
+  const lower = net.op(scope, "Floor", [t]);
+  const frac = net.op(scope, "Sub", [t, lower]);
+  const i0 = net.op(scope, "Cast", [lower], { to: 7 });
+  const i1 = net.op(scope, "Add", [i0, net.ints([1], [])]);
+  const lookup = (name: K) => {
+    const table = net.fixed(`tiny_prior.${name}_table`, tables[name], [1001]);
+    const v0 = net.op(scope, "Gather", [table, i0], { axis: 0 });
+    const v1 = net.op(scope, "Gather", [table, i1], { axis: 0 });
+    return net.op(scope, "Add", [v0, net.op(scope, "Mul", [net.op(scope, "Sub", [v1, v0]), frac])]);
+  };
+  const out = {} as Record<K, ValueRef>;
+  for (const name of Object.keys(tables) as K[]) out[name] = lookup(name);
+  return out;
+}

@@ -29,9 +29,10 @@
  * give 2–4 blobs across a 32×32 latent. Cost: batch 2 at 32×32 ≈ 40 ms on 2 threads.
  */
 import { conv, groupNorm, silu } from "./layers.ts";
-import { Net, type ValueRef } from "./net.ts";
+import { Net, timestepTables, type ValueRef } from "./net.ts";
 import { encoder, resnet, transformer2d, UNET_SHAPE, type UnetContext, upsample, timeEmbedding, type BlockGains } from "./unet-blocks.ts";
 import type { Rng } from "../../sd/random.ts";
+import { cumulativeAlphas, makeBetas } from "../../sd/schedulers/noise-schedule.ts";
 
 /** Per-mode amplitude of the blobs the prior pulls out of the noise (see the file comment). */
 export const PRIOR_AMPLITUDE = 24;
@@ -44,17 +45,7 @@ export const UNET_GAINS: BlockGains = { resnet: 0.7, attnQk: 1.5, attnOut: 0.7, 
 
 /** The SD 1.x training schedule (scaled_linear, 0.00085 … 0.012, 1000 steps): ᾱ(t) for t = 0…999. */
 export function sdAlphasCumprod(): Float64Array {
-  const n = 1000;
-  const lo = Math.sqrt(0.00085);
-  const hi = Math.sqrt(0.012);
-  const out = new Float64Array(n);
-  let prod = 1;
-  for (let i = 0; i < n; i++) {
-    const beta = (lo + ((hi - lo) * i) / (n - 1)) ** 2;
-    prod *= 1 - beta;
-    out[i] = prod;
-  }
-  return out;
+  return cumulativeAlphas(makeBetas("scaled_linear", 0.00085, 0.012, 1000));
 }
 
 /** Per-timestep gains of the prior: m, a = √ᾱ and 1/s, one entry past the end for interpolation. */
@@ -75,20 +66,7 @@ function priorTables(): { m: Float32Array; a: Float32Array; invS: Float32Array }
 
 /** Linear interpolation of the prior tables at a (possibly fractional) scalar timestep. */
 function priorGains(net: Net, timestep: ValueRef): { m: ValueRef; a: ValueRef; invS: ValueRef } {
-  const scope = "/tiny_prior";
-  const tables = priorTables();
-  const t = net.op(scope, "Clip", [timestep, net.floats([0]), net.floats([999])]);
-  const lower = net.op(scope, "Floor", [t]);
-  const frac = net.op(scope, "Sub", [t, lower]);
-  const i0 = net.op(scope, "Cast", [lower], { to: 7 });
-  const i1 = net.op(scope, "Add", [i0, net.ints([1], [])]);
-  const lookup = (name: keyof typeof tables) => {
-    const table = net.fixed(`tiny_prior.${name}_table`, tables[name], [1001]);
-    const v0 = net.op(scope, "Gather", [table, i0], { axis: 0 });
-    const v1 = net.op(scope, "Gather", [table, i1], { axis: 0 });
-    return net.op(scope, "Add", [v0, net.op(scope, "Mul", [net.op(scope, "Sub", [v1, v0]), frac])]);
-  };
-  return { m: lookup("m"), a: lookup("a"), invS: lookup("invS") };
+  return timestepTables(net, "/tiny_prior", timestep, priorTables());
 }
 
 /** G: a normalised blur (AveragePool ignores the padding, so edges keep their level). */

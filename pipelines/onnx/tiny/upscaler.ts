@@ -26,11 +26,12 @@
  * ×4, like the tiny VAE's ×8) with a faint prompt- and seed-dependent texture.
  */
 import { conv, groupNorm, silu } from "./layers.ts";
-import { Net, type ValueRef } from "./net.ts";
+import { Net, timestepTables, type ValueRef } from "./net.ts";
 import { resnet, timeEmbedding, transformer2d, UNET_SHAPE, type UnetContext, downsample, upsample } from "./unet-blocks.ts";
 import { convIn, UNET_GAINS } from "./unet.ts";
 import { COLOUR_GAIN, COLOUR_MIX, mixPseudoInverse } from "./vae.ts";
 import type { Rng } from "../../sd/random.ts";
+import { cumulativeAlphas, makeBetas } from "../../sd/schedulers/noise-schedule.ts";
 
 export const UPSCALER_VAE_SCALING_FACTOR = 0.08333;
 export const UPSCALER_NUM_CLASS_EMBEDS = 1000;
@@ -40,39 +41,16 @@ export const UPSCALER_BETAS = { start: 0.0001, end: 0.02 } as const;
 const UPSCALER_OUT_GAIN = 0.08;
 const TEXTURE_GAIN = 0.06;
 
-/** ᾱ(t), t = 0…999, for a scaled_linear schedule. */
-export function scaledLinearAlphasCumprod(start: number, end: number, n = 1000): Float64Array {
-  const out = new Float64Array(n);
-  let prod = 1;
-  for (let i = 0; i < n; i++) {
-    const beta = (Math.sqrt(start) + ((Math.sqrt(end) - Math.sqrt(start)) * i) / (n - 1)) ** 2;
-    prod *= 1 - beta;
-    out[i] = prod;
-  }
-  return out;
-}
-
 /** √ᾱ and √(1 − ᾱ) at a fractional timestep, linearly interpolated from 1001-entry tables. */
 function signalAndNoise(net: Net, timestep: ValueRef): { a: ValueRef; s: ValueRef } {
   const scope = "/tiny_prior";
-  const ac = scaledLinearAlphasCumprod(UPSCALER_BETAS.start, UPSCALER_BETAS.end);
+  const ac = cumulativeAlphas(makeBetas("scaled_linear", UPSCALER_BETAS.start, UPSCALER_BETAS.end, 1000));
   const at = (i: number) => ac[Math.min(i, 999)]!;
   const tables = {
     a: Float32Array.from({ length: 1001 }, (_, i) => Math.sqrt(at(i))),
     s: Float32Array.from({ length: 1001 }, (_, i) => Math.sqrt(1 - at(i))),
   };
-  const t = net.op(scope, "Clip", [timestep, net.floats([0]), net.floats([999])]);
-  const lower = net.op(scope, "Floor", [t]);
-  const frac = net.op(scope, "Sub", [t, lower]);
-  const i0 = net.op(scope, "Cast", [lower], { to: 7 });
-  const i1 = net.op(scope, "Add", [i0, net.ints([1], [])]);
-  const lookup = (name: keyof typeof tables) => {
-    const table = net.fixed(`tiny_prior.${name}_table`, tables[name], [1001]);
-    const v0 = net.op(scope, "Gather", [table, i0], { axis: 0 });
-    const v1 = net.op(scope, "Gather", [table, i1], { axis: 0 });
-    return net.op(scope, "Add", [v0, net.op(scope, "Mul", [net.op(scope, "Sub", [v1, v0]), frac])]);
-  };
-  return { a: lookup("a"), s: lookup("s") };
+  return timestepTables(net, scope, timestep, tables);
 }
 
 export function buildTinyUpscalerUnetNet(rng: Rng): Net {

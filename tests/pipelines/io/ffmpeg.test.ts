@@ -8,6 +8,7 @@ import type { Frame, StreamMeta } from "../../../pipelines/io/frame.ts";
 import { openFrameSink } from "../../../pipelines/io/frame-sink.ts";
 import { openFrameSource } from "../../../pipelines/io/frame-source.ts";
 import { openY4m } from "../../../pipelines/io/y4m-reader.ts";
+import { collect } from "./fixtures.ts";
 
 const root = mkdtempSync(join(tmpdir(), "latentloom-ffmpeg-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -50,12 +51,6 @@ function hflip(f: Frame): Frame {
     }
   }
   return { ...f, data };
-}
-
-async function collect(frames: AsyncIterable<Frame>): Promise<Frame[]> {
-  const out: Frame[] = [];
-  for await (const f of frames) out.push(f);
-  return out;
 }
 
 async function writeAll(spec: string, meta: StreamMeta, frames: Frame[]): Promise<void> {

@@ -8,6 +8,7 @@ import { openFrameSink } from "../../../pipelines/io/frame-sink.ts";
 import { openFrameSource } from "../../../pipelines/io/frame-source.ts";
 import { encodePpm } from "../../../pipelines/io/ppm.ts";
 import { openY4m } from "../../../pipelines/io/y4m-reader.ts";
+import { collect } from "./fixtures.ts";
 
 const root = mkdtempSync(join(tmpdir(), "latentloom-sink-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -22,12 +23,6 @@ function gradientFrame(width: number, height: number, phase: number): Frame {
     }
   }
   return { width, height, data };
-}
-
-async function collect(frames: AsyncIterable<Frame>): Promise<Frame[]> {
-  const out: Frame[] = [];
-  for await (const f of frames) out.push(f);
-  return out;
 }
 
 function maxDiff(a: Uint8Array, b: Uint8Array): number {

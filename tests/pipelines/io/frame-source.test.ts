@@ -8,29 +8,10 @@ import { openFrameSource } from "../../../pipelines/io/frame-source.ts";
 import { encodePng } from "../../../pipelines/io/png-files.ts";
 import { encodePpm } from "../../../pipelines/io/ppm.ts";
 import { createY4mWriter } from "../../../pipelines/io/y4m-writer.ts";
+import { noiseFrame, chunks, collect } from "./fixtures.ts";
 
 const root = mkdtempSync(join(tmpdir(), "latentloom-source-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
-
-function noiseFrame(width: number, height: number, seed: number): Frame {
-  const data = new Uint8Array(width * height * 3);
-  let s = seed;
-  for (let i = 0; i < data.length; i++) {
-    s = (s * 1103515245 + 12345) >>> 0;
-    data[i] = s >>> 24;
-  }
-  return { width, height, data };
-}
-
-async function* chunks(...parts: Uint8Array[]): AsyncGenerator<Uint8Array> {
-  for (const p of parts) yield p;
-}
-
-async function collect(frames: AsyncIterable<Frame>): Promise<Frame[]> {
-  const out: Frame[] = [];
-  for await (const f of frames) out.push(f);
-  return out;
-}
 
 async function y4mBytes(meta: StreamMeta, frames: Frame[]): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];

@@ -14,21 +14,12 @@ import {
   openPngFolder,
   readPngFile,
 } from "../../../pipelines/io/png-files.ts";
+import { noiseFrame } from "./fixtures.ts";
 
 const root = mkdtempSync(join(tmpdir(), "latentloom-png-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 const meta = (width: number, height: number) => ({ width, height, fps: { num: 25, den: 1 } });
-
-function noiseFrame(width: number, height: number, seed: number): Frame {
-  const data = new Uint8Array(width * height * 3);
-  let s = seed;
-  for (let i = 0; i < data.length; i++) {
-    s = (s * 1103515245 + 12345) >>> 0;
-    data[i] = s >>> 24;
-  }
-  return { width, height, data };
-}
 
 // A PNG written by hand (spec: RFC 2083), so decoding is checked against something pngjs did not make.
 const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {

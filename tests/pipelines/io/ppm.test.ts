@@ -2,29 +2,10 @@ import { describe, expect, test } from "bun:test";
 import { FrameError } from "../../../pipelines/errors.ts";
 import type { ByteSink, Frame } from "../../../pipelines/io/frame.ts";
 import { createPpmWriter, encodePpm, openPpm, readPpm } from "../../../pipelines/io/ppm.ts";
+import { noiseFrame, chunks, collect } from "./fixtures.ts";
 
 const ascii = (s: string) => new TextEncoder().encode(s);
 const concat = (parts: Uint8Array[]) => new Uint8Array(Buffer.concat(parts));
-
-async function* chunks(...parts: Uint8Array[]): AsyncGenerator<Uint8Array> {
-  for (const p of parts) yield p;
-}
-
-async function collect(frames: AsyncIterable<Frame>): Promise<Frame[]> {
-  const out: Frame[] = [];
-  for await (const f of frames) out.push(f);
-  return out;
-}
-
-function noiseFrame(width: number, height: number, seed: number): Frame {
-  const data = new Uint8Array(width * height * 3);
-  let s = seed;
-  for (let i = 0; i < data.length; i++) {
-    s = (s * 1103515245 + 12345) >>> 0;
-    data[i] = s >>> 24;
-  }
-  return { width, height, data };
-}
 
 describe("ppm", () => {
   describe("written by createPpmWriter and read back by readPpm", () => {

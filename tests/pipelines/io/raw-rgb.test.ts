@@ -2,10 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { FrameError } from "../../../pipelines/errors.ts";
 import type { ByteSink, Frame } from "../../../pipelines/io/frame.ts";
 import { createRawRgbWriter, readRawRgb } from "../../../pipelines/io/raw-rgb.ts";
-
-async function* chunks(...parts: Uint8Array[]): AsyncGenerator<Uint8Array> {
-  for (const p of parts) yield p;
-}
+import { chunks } from "./fixtures.ts";
 
 const bytes = Uint8Array.from({ length: 24 }, (_, i) => i * 10);
 

@@ -3,6 +3,7 @@ import { FrameError } from "../../../pipelines/errors.ts";
 import type { Frame } from "../../../pipelines/io/frame.ts";
 import { openY4m, readY4m } from "../../../pipelines/io/y4m-reader.ts";
 import { yuvToRgb } from "../../../pipelines/io/yuv-rgb.ts";
+import { chunks, collect } from "./fixtures.ts";
 
 const ascii = (s: string) => new TextEncoder().encode(s);
 
@@ -13,16 +14,6 @@ function concat(parts: Uint8Array[]): Uint8Array {
     out.set(p, o);
     o += p.length;
   }
-  return out;
-}
-
-async function* chunks(...parts: Uint8Array[]): AsyncGenerator<Uint8Array> {
-  for (const p of parts) yield p;
-}
-
-async function collect(frames: AsyncIterable<Frame>): Promise<Frame[]> {
-  const out: Frame[] = [];
-  for await (const f of frames) out.push(f);
   return out;
 }
 
