@@ -85,13 +85,7 @@ export class OrtModel implements Disposable {
         values.push(v);
         binding.bindOutput(name, v);
       }
-      const t0 = timing.enabled ? Bun.nanoseconds() : 0;
-      binding.run();
-      if (this.#memoryInfo) binding.synchronizeOutputs();
-      if (timing.enabled) {
-        timing.ortNs += Bun.nanoseconds() - t0;
-        timing.ortCalls++;
-      }
+      this.#runBound();
     } catch (e) {
       if (e instanceof OrtError) throw new ModelError(`${this.path}: ${firstLine(e.message)}`);
       throw e;
@@ -119,13 +113,7 @@ export class OrtModel implements Disposable {
       }
       using host = MemoryInfo.cpu();
       for (const name of names) binding.bindOutputToDevice(name, host);
-      const t0 = timing.enabled ? Bun.nanoseconds() : 0;
-      binding.run();
-      if (this.#memoryInfo) binding.synchronizeOutputs();
-      if (timing.enabled) {
-        timing.ortNs += Bun.nanoseconds() - t0;
-        timing.ortCalls++;
-      }
+      this.#runBound();
       const produced = binding.outputs();
       try {
         for (const [name, value] of Object.entries(produced)) {
@@ -155,6 +143,17 @@ export class OrtModel implements Disposable {
 
   [Symbol.dispose](): void {
     this.dispose();
+  }
+
+  /** Runs what is bound, waits for device outputs, and counts the time for benchmarks. */
+  #runBound(): void {
+    const t0 = timing.enabled ? Bun.nanoseconds() : 0;
+    this.#binding.run();
+    if (this.#memoryInfo) this.#binding.synchronizeOutputs();
+    if (timing.enabled) {
+      timing.ortNs += Bun.nanoseconds() - t0;
+      timing.ortCalls++;
+    }
   }
 
   #value(t: Tensor): Value {
