@@ -90,38 +90,90 @@ LL_KERNEL canny_nms_u8(unsigned char* state, const float* mag, const unsigned ch
   }
 }
 
-/* One hysteresis pass, from `in` to `out` (never in place, so a pass gives the same result on
- * any thread count): a weak pixel with a strong 8-neighbour becomes strong. `changes[0]` is
- * increased by the number of pixels promoted; the caller repeats until a pass promotes none. */
-LL_KERNEL canny_hysteresis_u8(unsigned char* out, const unsigned char* in, int* changes, ll_i64 w, ll_i64 h) {
+/* Hysteresis passes. A pass copies `in` to `out` line by line (rows, or columns) and sweeps each
+ * line forwards then backwards, promoting a weak pixel to strong when an 8-neighbour is strong:
+ * neighbours on the line itself are read from `out` as it is being updated, so a weak run touching
+ * a strong pixel anywhere is promoted whole in one pass; the two neighbouring lines are read from
+ * `in`, so every line depends only on the pass's input and the result is the same on any thread
+ * count. The caller alternates rows and columns until a pass promotes nothing (then no weak pixel
+ * touches a strong one: the fixed point). `changes[0]` is increased by the pixels promoted. */
+LL_DEVICE int canny_strong_across(const unsigned char* in, ll_i64 line, ll_i64 lines, ll_i64 stride_line,
+                                  ll_i64 pos, ll_i64 len, ll_i64 stride_pos) {
+  for (ll_i64 l = line - 1; l <= line + 1; l += 2) {
+    if (l < 0 || l >= lines) continue;
+    for (ll_i64 p = pos - 1; p <= pos + 1; p++) {
+      if (p >= 0 && p < len && in[l * stride_line + p * stride_pos] == 2) return 1;
+    }
+  }
+  return 0;
+}
+
+LL_DEVICE int canny_sweep_line(unsigned char* out, const unsigned char* in, ll_i64 line, ll_i64 lines,
+                               ll_i64 stride_line, ll_i64 len, ll_i64 stride_pos) {
+  unsigned char* dst = out + line * stride_line;
+  const unsigned char* src = in + line * stride_line;
   int promoted = 0;
-  LL_FOR_EACH(i, w * h) {
-    unsigned char s = in[i];
-    if (s == 1) {
-      ll_i64 y = i / w, xc = i - y * w;
-      for (ll_i64 yy = y - 1; yy <= y + 1 && s == 1; yy++) {
-        if (yy < 0 || yy >= h) continue;
-        for (ll_i64 xx = xc - 1; xx <= xc + 1; xx++) {
-          if (xx >= 0 && xx < w && in[yy * w + xx] == 2) {
-            s = 2;
-            promoted++;
-            break;
-          }
-        }
+  for (ll_i64 p = 0; p < len; p++) dst[p * stride_pos] = src[p * stride_pos];
+  for (int backwards = 0; backwards < 2; backwards++) {
+    for (ll_i64 k = 0; k < len; k++) {
+      ll_i64 p = backwards ? len - 1 - k : k;
+      if (dst[p * stride_pos] != 1) continue;
+      if ((p > 0 && dst[(p - 1) * stride_pos] == 2) || (p + 1 < len && dst[(p + 1) * stride_pos] == 2) ||
+          canny_strong_across(in, line, lines, stride_line, p, len, stride_pos)) {
+        dst[p * stride_pos] = 2;
+        promoted++;
       }
     }
-    out[i] = s;
   }
-  if (promoted) {
+  return promoted;
+}
+
+LL_DEVICE void canny_count(int* changes, int promoted) {
+  if (!promoted) return;
 #if defined(LL_CUDA)
-    atomicAdd(changes, promoted);
+  atomicAdd(changes, promoted);
 #else
 #ifdef _OPENMP
 #pragma omp atomic
 #endif
-    changes[0] += promoted;
+  changes[0] += promoted;
 #endif
+}
+
+/* The whole hysteresis at once, for the CPU backend: a flood fill from every strong pixel through
+ * 8-connected weak ones, in place. One item, so one thread does it all; the fixed point is unique,
+ * so the result equals any order of passes. `stack` (n entries: each pixel is pushed at most once)
+ * is scratch and is left zeroed. On a GPU this is one slow thread: use the line sweeps there. */
+LL_KERNEL canny_hysteresis_fill_u8(unsigned char* state, int* stack, ll_i64 w, ll_i64 h) {
+  LL_FOR_EACH(item, 1) {
+    ll_i64 top = 0;
+    for (ll_i64 i = 0; i < w * h; i++)
+      if (state[i] == 2) stack[top++] = (int)i;
+    while (top > 0) {
+      ll_i64 i = stack[--top], y = i / w, x = i - y * w;
+      stack[top] = 0;
+      for (ll_i64 yy = y - 1; yy <= y + 1; yy++) {
+        if (yy < 0 || yy >= h) continue;
+        for (ll_i64 xx = x - 1; xx <= x + 1; xx++) {
+          if (xx < 0 || xx >= w || state[yy * w + xx] != 1) continue;
+          state[yy * w + xx] = 2;
+          stack[top++] = (int)(yy * w + xx);
+        }
+      }
+    }
   }
+}
+
+LL_KERNEL canny_hysteresis_rows_u8(unsigned char* out, const unsigned char* in, int* changes, ll_i64 w, ll_i64 h) {
+  int promoted = 0;
+  LL_FOR_EACH(y, h) promoted += canny_sweep_line(out, in, y, h, w, w, 1);
+  canny_count(changes, promoted);
+}
+
+LL_KERNEL canny_hysteresis_cols_u8(unsigned char* out, const unsigned char* in, int* changes, ll_i64 w, ll_i64 h) {
+  int promoted = 0;
+  LL_FOR_EACH(x, w) promoted += canny_sweep_line(out, in, x, w, 1, h, w);
+  canny_count(changes, promoted);
 }
 
 /* Canny states -> an rgb24 picture: white where the state is 2 (an edge), black elsewhere. */

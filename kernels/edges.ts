@@ -46,7 +46,12 @@ export const edges = defineFamily("edges", new URL("./edges.cu", import.meta.url
     grid: elementwise("w*h"),
   },
   {
-    name: "canny_hysteresis_u8",
+    name: "canny_hysteresis_fill_u8",
+    args: [output("state", "u8", "w*h"), output("stack", "i32", "w*h"), scalar("w", "i64"), scalar("h", "i64")],
+    grid: elementwise("1"),
+  },
+  ...(["rows", "cols"] as const).map((lines) => ({
+    name: `canny_hysteresis_${lines}_u8`,
     args: [
       output("out", "u8", "w*h"),
       buffer("in", "u8", "w*h"),
@@ -54,8 +59,9 @@ export const edges = defineFamily("edges", new URL("./edges.cu", import.meta.url
       scalar("w", "i64"),
       scalar("h", "i64"),
     ],
-    grid: elementwise("w*h"),
-  },
+    // one item per line: every row, or every column
+    grid: elementwise(lines === "rows" ? "h" : "w"),
+  })),
   {
     name: "edges_to_rgb24",
     args: [output("out", "u8", "3*n"), buffer("state", "u8", "n"), scalar("n", "i64")],

@@ -8,9 +8,10 @@
  * Stages: OpenCV's fixed-point grey (0–255) → optional 5×5 Gaussian blur (σ 1.1, what OpenCV
  * uses for a 5-tap kernel) → 3×3 Sobel → magnitude |gx| + |gy| (L1, cv2.Canny's default; `l2`
  * for √(gx² + gy²)) and direction in 4 sectors → non-maximum suppression → double threshold
- * (weak > low, strong > high) → hysteresis: a pass promotes weak pixels touching a strong one
- * (8-connected), repeated until a pass promotes none (each pass reads one buffer and writes the
- * other, so every thread count gives the same picture).
+ * (weak > low, strong > high) → hysteresis: weak pixels 8-connected to a strong one become
+ * strong. Passes alternate row and column sweeps (a weak run along the swept direction is
+ * promoted whole in one pass) until a pass promotes none; each reads one buffer and writes the
+ * other, so every thread count gives the same picture.
  * cv2.Canny itself does not blur: `blurSigma: 0` reproduces what the reference feeds it.
  */
 import { edges } from "../../../kernels/edges.ts";
@@ -30,6 +31,11 @@ export interface CannyOptions {
   blurSigma?: number;
   /** √(gx² + gy²) instead of |gx| + |gy|. Default false. */
   l2?: boolean;
+  /**
+   * How hysteresis runs: one flood fill (the CPU default) or alternating row/column sweep passes
+   * (the GPU default). Both reach the same, unique result.
+   */
+  hysteresis?: "fill" | "sweeps";
 }
 
 export const CANNY_DEFAULTS = { low: 50, high: 200, blurSigma: 1.1, l2: false };
@@ -74,11 +80,21 @@ export function cannyTensor(input: Frame | Tensor, backend: Backend, options: Ca
     let passes = 0;
     try {
       launch(edges, "canny_nms_u8", { state, mag, dir, w, h, low: o.low, high: o.high });
-      // each pass promotes at least one pixel or ends the loop, so n + 1 passes always suffice
+      if ((o.hysteresis ?? (backend.device === "cpu" ? "fill" : "sweeps")) === "fill") {
+        // one thread's flood fill beats any number of parallel passes on a few cores
+        using stack = Tensor.empty(backend, "i32", [n]);
+        launch(edges, "canny_hysteresis_fill_u8", { state, stack, w, h });
+        const image = Tensor.empty(backend, "u8", [h, w, 3]);
+        launch(edges, "edges_to_rgb24", { out: image, state, n });
+        return { image, passes: 1 };
+      }
+      // Row and column sweeps alternate; each pass promotes at least one pixel or ends the loop,
+      // so n + 1 passes always suffice (a weak run along a row or column takes one).
       for (let changed = 1; changed > 0 && passes <= n; passes++) {
         count[0] = 0;
         backend.write(changes.storage, changes.byteOffset, count);
-        launch(edges, "canny_hysteresis_u8", { out: spare, in: state, changes, w, h });
+        const kernel = passes % 2 === 0 ? "canny_hysteresis_rows_u8" : "canny_hysteresis_cols_u8";
+        launch(edges, kernel, { out: spare, in: state, changes, w, h });
         backend.read(changes.storage, changes.byteOffset, count);
         changed = count[0]!;
         [state, spare] = [spare, state];

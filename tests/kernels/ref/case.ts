@@ -5,7 +5,7 @@ export interface KernelCase {
   params: Record<string, number | string>;
   inputs: (rng: TestRng) => Record<string, Float64Array>;
   scalars: Record<string, number>;
-  /** Output buffer name → element count. */
+  /** Output buffer name → element count (in-place buffers come from `inputs` instead). */
   outputs: Record<string, number>;
   reference: (inputs: Record<string, Float64Array>) => Record<string, Float64Array>;
   /** Compare bit for bit (conversions) instead of by NMSE. */

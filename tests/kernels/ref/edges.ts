@@ -73,21 +73,35 @@ export function nmsRef(mag: ArrayLike<number>, dir: ArrayLike<number>, w: number
   });
 }
 
-export function hysteresisPassRef(state: ArrayLike<number>, w: number, h: number): { out: Float64Array; promoted: number } {
+/**
+ * One hysteresis pass over lines (rows, or columns): each line is copied and swept forwards then
+ * backwards; on-line neighbours come from the line as updated, the two neighbouring lines from the
+ * pass's input (kernels/edges.cu).
+ */
+export function hysteresisPassRef(state: ArrayLike<number>, w: number, h: number, lines: "rows" | "cols"): { out: Float64Array; promoted: number } {
+  const out = Float64Array.from(state as ArrayLike<number>);
+  const at = lines === "rows" ? (line: number, pos: number) => line * w + pos : (line: number, pos: number) => pos * w + line;
+  const [count, len] = lines === "rows" ? [h, w] : [w, h];
   let promoted = 0;
-  const out = map(w * h, (i) => {
-    if (state[i] !== 1) return state[i]!;
-    const y = Math.floor(i / w), xc = i % w;
-    for (let yy = y - 1; yy <= y + 1; yy++) {
-      for (let xx = xc - 1; xx <= xc + 1; xx++) {
-        if (xx >= 0 && xx < w && yy >= 0 && yy < h && state[yy * w + xx] === 2) {
+  for (let line = 0; line < count; line++) {
+    const strongAcross = (pos: number) => {
+      for (const l of [line - 1, line + 1]) {
+        if (l < 0 || l >= count) continue;
+        for (let p = pos - 1; p <= pos + 1; p++) if (p >= 0 && p < len && state[at(l, p)] === 2) return true;
+      }
+      return false;
+    };
+    for (const order of [0, 1]) {
+      for (let k = 0; k < len; k++) {
+        const p = order ? len - 1 - k : k;
+        if (out[at(line, p)] !== 1) continue;
+        if ((p > 0 && out[at(line, p - 1)] === 2) || (p + 1 < len && out[at(line, p + 1)] === 2) || strongAcross(p)) {
+          out[at(line, p)] = 2;
           promoted++;
-          return 2;
         }
       }
     }
-    return 1;
-  });
+  }
   return { out, promoted };
 }
 
@@ -183,18 +197,29 @@ export const edgesCases: KernelCase[] = [
     reference: ({ mag, dir }) => ({ state: nmsRef(mag!, dir!, w, h, 50, 200) }),
   })),
   ...sizes.map(([w, h]): KernelCase => ({
-    kernel: "canny_hysteresis_u8",
+    kernel: "canny_hysteresis_fill_u8",
     params: { w, h },
-    inputs: (r) => ({ in: states(r, w * h) }),
+    inputs: (r) => ({ state: states(r, w * h), stack: map(w * h, () => 0) }),
     scalars: { w, h },
-    outputs: { out: w * h, changes: 1 },
+    outputs: {},
     exact: true,
-    // `changes` starts at the harness's fill value: the kernel adds to it
-    reference: (inputs) => {
-      const { out, promoted } = hysteresisPassRef(inputs.in!, w, h);
-      return { out, changes: Float64Array.of(inputs.changes![0]! + promoted) };
-    },
+    reference: (inputs) => ({ state: hysteresisRef(inputs.state!, w, h), stack: map(w * h, () => 0) }),
   })),
+  ...(["rows", "cols"] as const).flatMap((lines) =>
+    sizes.map(([w, h]): KernelCase => ({
+      kernel: `canny_hysteresis_${lines}_u8`,
+      params: { w, h },
+      inputs: (r) => ({ in: states(r, w * h) }),
+      scalars: { w, h },
+      outputs: { out: w * h, changes: 1 },
+      exact: true,
+      // `changes` starts at the harness's fill value: the kernel adds to it
+      reference: (inputs) => {
+        const { out, promoted } = hysteresisPassRef(inputs.in!, w, h, lines);
+        return { out, changes: Float64Array.of(inputs.changes![0]! + promoted) };
+      },
+    })),
+  ),
   ...sizes.map(([w, h]): KernelCase => ({
     kernel: "edges_to_rgb24",
     params: { w, h },

@@ -103,13 +103,30 @@ describe("canny", () => {
     const steps = makeFrame(W, H, (x, y) => 100 + (x >= 16 ? 20 : 0) + (x >= 16 && x < 30 && y < 10 ? 80 : 0) + (x >= 40 ? 20 : 0));
     const column = (pixels: [number, number][], x0: number) => new Set(pixels.filter(([x]) => Math.abs(x - x0) <= 1).map(([, y]) => y));
 
-    test("hysteresis keeps a weak edge joined to a strong one and drops an isolated weak one", () => {
-      const result = cannyTensor(steps, backend, { blurSigma: 0 });
-      const pixels = edgePixels({ width: W, height: H, data: result.image.read() as Uint8Array });
-      result.image.dispose();
-      expect([column(pixels, 16).size, column(pixels, 40).size]).toEqual([H, 0]);
-      // the weak run below row 10 is promoted one pixel per pass
-      expect(result.passes).toBeGreaterThan(H - 12);
+    for (const hysteresis of ["fill", "sweeps"] as const) {
+      test(`hysteresis (${hysteresis}) keeps a weak edge joined to a strong one and drops an isolated weak one`, () => {
+        const result = cannyTensor(steps, backend, { blurSigma: 0, hysteresis });
+        const pixels = edgePixels({ width: W, height: H, data: result.image.read() as Uint8Array });
+        result.image.dispose();
+        expect([column(pixels, 16).size, column(pixels, 40).size]).toEqual([H, 0]);
+        // the weak run below row 10 lies along a column: the first column sweep promotes it
+        // whole, and the pass after it finds nothing left to promote
+        if (hysteresis === "sweeps") expect(result.passes).toBeLessThanOrEqual(3);
+      });
+    }
+
+    test("the sweeps reach the flood fill's result on curved edges", () => {
+      // a disc whose right half has a strong rim and left half a weak one, joined at top and bottom
+      const disc = makeFrame(W, H, (x, y) => (Math.hypot(x - W / 2, y - H / 2) < 20 ? (x >= W / 2 ? 200 : 120) : 100));
+      const [fill, sweeps] = (["fill", "sweeps"] as const).map((hysteresis) => {
+        const r = cannyTensor(disc, backend, { blurSigma: 0, hysteresis });
+        const data = r.image.read() as Uint8Array;
+        r.image.dispose();
+        return { width: W, height: H, data };
+      });
+      expect(Buffer.compare(fill!.data, sweeps!.data)).toBe(0);
+      // the weak left rim was promoted through the curve
+      expect(edgePixels(fill!).filter(([x]) => x < W / 2 - 10).length).toBeGreaterThan(10);
     });
 
     test("raising the low threshold above the weak edges cuts them off", () => {
