@@ -65,14 +65,20 @@ export class BlendState implements Disposable {
       cast(x, this.dtype, slot);
       return undefined;
     }
-    // Bring the past into x's dtype (f16 state with f32 sites widens; the kernel computes in f32).
-    const past = slot.dtype === x.dtype ? slot : cast(slot, x.dtype as StateDtype);
+    if (slot.dtype === x.dtype) {
+      // Blend straight into the slot (the kernel reads each element before writing it) and hand
+      // out a view of it: no new tensor, no copy. Callers may dispose the view; the slot stays.
+      slerp(x, slot, ema, { rowLength, threshold: SLERP_THRESHOLD, out: slot });
+      return slot.reshape(x.shape);
+    }
+    // f16 state with f32 sites: widen the past; the kernel computes in f32.
+    const past = cast(slot, x.dtype as StateDtype);
     try {
       const y = slerp(x, past, ema, { rowLength, threshold: SLERP_THRESHOLD });
       cast(y, this.dtype, slot);
       return y;
     } finally {
-      if (past !== slot) past.dispose();
+      past.dispose();
     }
   }
 
