@@ -13,7 +13,7 @@ import { type Pointer, read } from "bun:ffi";
 
 export { ortLibraryPath } from "./api.ts";
 export { type AnyDtypeArray, type Dtype, DTYPE_NAMES, type TypedArrayOf } from "./dtype.ts";
-export { LOG_LEVELS, type OrtLogLevel } from "./env.ts";
+export { LOG_LEVELS, type OrtLogLevel, setThreadSpinning } from "./env.ts";
 export { OrtError, type OrtErrorCodeName } from "./errors.ts";
 export { IoBinding } from "./io-binding.ts";
 export { type MemoryDeviceType, MemoryInfo } from "./memory-info.ts";

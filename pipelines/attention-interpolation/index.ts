@@ -23,6 +23,7 @@ import { HistogramMatcher, type HistMode } from "./histogram-match.ts";
 import { resizeFrame } from "./resize.ts";
 import { blendsAt, emaAt } from "./schedules.ts";
 import { SiteBlender } from "./site-blender.ts";
+import { preferKernelsBetweenRuns } from "../runtime/ort-model.ts";
 
 export * from "./config.ts";
 export * from "./schedules.ts";
@@ -103,6 +104,8 @@ export class AttentionInterpolation implements Disposable {
   private constructor(readonly sd: StableDiffusion) {}
 
   static async load(options: { model?: string; device?: string; log?: (line: string) => void } = {}): Promise<AttentionInterpolation> {
+    // the blends run as CPU kernels between UNet segments: ORT's threads must not spin meanwhile
+    preferKernelsBetweenRuns();
     const sd = await StableDiffusion.load(options.model ?? "tiny-controlnet", { device: options.device, log: options.log });
     if (!sd.controlnet) {
       sd.dispose();

@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { IoBinding, MemoryInfo, OrtError, Session, type TensorInfo, Value } from "../../ffi/ort/index.ts";
+import { IoBinding, MemoryInfo, OrtError, Session, setThreadSpinning, type TensorInfo, Value } from "../../ffi/ort/index.ts";
 import type { DType } from "../../kernels/signature.ts";
 import { ModelError } from "../errors.ts";
 import type { Backend } from "./backend.ts";
@@ -7,6 +7,15 @@ import { Tensor } from "./tensor.ts";
 import { timing } from "./timing.ts";
 
 export type { TensorInfo };
+
+/**
+ * Jobs that run heavy CPU kernels between model runs (hooks) call this before loading any model:
+ * ONNX Runtime's threads then sleep between runs instead of spinning on the cores the kernels
+ * need. Returns false when models were already loaded (then it has no effect).
+ */
+export function preferKernelsBetweenRuns(): boolean {
+  return setThreadSpinning(false);
+}
 
 export interface OrtModelOptions {
   /** Intra-op threads of a pool of the session's own; default: the process-wide shared pool. */
