@@ -7,6 +7,7 @@ import { DdimScheduler } from "./ddim.ts";
 import { DpmSolverScheduler } from "./dpm-solver.ts";
 import { EulerAncestralScheduler, EulerScheduler } from "./euler.ts";
 import { LcmScheduler } from "./lcm.ts";
+import { PndmScheduler } from "./pndm.ts";
 import type { Scheduler } from "./scheduler.ts";
 import {
   resolveSchedulerConfig,
@@ -23,6 +24,7 @@ export interface CreateSchedulerOptions {
 
 const CONSTRUCTORS: Record<SchedulerKind, (c: ResolvedSchedulerConfig, o: CreateSchedulerOptions) => Scheduler> = {
   ddim: (c, o) => new DdimScheduler(c, o.eta ?? 0),
+  pndm: (c) => new PndmScheduler(c),
   euler: (c) => new EulerScheduler(c),
   "euler-a": (c) => new EulerAncestralScheduler(c),
   "dpm++2m": (c) => new DpmSolverScheduler(c),
@@ -31,7 +33,7 @@ const CONSTRUCTORS: Record<SchedulerKind, (c: ResolvedSchedulerConfig, o: Create
 };
 
 /**
- * `kind` ("ddim" | "euler" | "euler-a" | "dpm++2m" | "dpm++2m-karras" | "lcm") overrides the
+ * `kind` ("ddim" | "pndm" | "euler" | "euler-a" | "dpm++2m" | "dpm++2m-karras" | "lcm") overrides the
  * config's `_class_name`; an unknown kind is a UsageError listing the valid ones.
  */
 export function createScheduler(

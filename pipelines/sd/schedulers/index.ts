@@ -16,6 +16,7 @@ export { DdimScheduler } from "./ddim.ts";
 export { DpmSolverScheduler } from "./dpm-solver.ts";
 export { EulerAncestralScheduler, EulerScheduler } from "./euler.ts";
 export { LcmScheduler } from "./lcm.ts";
+export { PndmScheduler } from "./pndm.ts";
 export { float32Ops, type LatentOps, type LinearTerm } from "./latent-ops.ts";
 export type { NoiseSource, Scheduler, SetTimestepsOptions } from "./scheduler.ts";
 export {

@@ -7,7 +7,7 @@ import { UsageError } from "../../errors.ts";
 import type { BetaSchedule } from "./noise-schedule.ts";
 import type { TimestepSpacing } from "./timestep-spacing.ts";
 
-export const SCHEDULER_KINDS = ["ddim", "euler", "euler-a", "dpm++2m", "dpm++2m-karras", "lcm"] as const;
+export const SCHEDULER_KINDS = ["ddim", "pndm", "euler", "euler-a", "dpm++2m", "dpm++2m-karras", "lcm"] as const;
 export type SchedulerKind = (typeof SCHEDULER_KINDS)[number];
 export type PredictionType = "epsilon" | "v_prediction" | "sample";
 
@@ -65,6 +65,7 @@ export interface ResolvedSchedulerConfig {
 
 const CLASS_KINDS: Record<string, (config: SchedulerConfig) => SchedulerKind> = {
   DDIMScheduler: () => "ddim",
+  PNDMScheduler: () => "pndm",
   EulerDiscreteScheduler: () => "euler",
   EulerAncestralDiscreteScheduler: () => "euler-a",
   DPMSolverMultistepScheduler: (c) => (c.use_karras_sigmas === true ? "dpm++2m-karras" : "dpm++2m"),
@@ -129,6 +130,7 @@ function trainedBetas(value: unknown): readonly number[] | null {
 export function resolveSchedulerConfig(config: SchedulerConfig, kind: SchedulerKind): ResolvedSchedulerConfig {
   const isLcm = kind === "lcm";
   const isDdimFamily = kind === "ddim" || isLcm;
+  const leadingByDefault = isDdimFamily || kind === "pndm";
   refuse("thresholding", config.thresholding);
   refuse("rescale_betas_zero_snr", config.rescale_betas_zero_snr);
   oneOf("interpolation_type", config.interpolation_type, ["linear"], "linear");
@@ -147,7 +149,8 @@ export function resolveSchedulerConfig(config: SchedulerConfig, kind: SchedulerK
     ),
     trainedBetas: trained,
     stepsOffset: integerAtLeast("steps_offset", c.steps_offset, 0, 0),
-    setAlphaToOne: bool("set_alpha_to_one", c.set_alpha_to_one, true),
+    // PNDMScheduler's class default is false; the others' is true
+    setAlphaToOne: bool("set_alpha_to_one", c.set_alpha_to_one, kind !== "pndm"),
     // DDIMScheduler's class default is clip_sample = true; LCM's is false; the others have none.
     clipSample: isDdimFamily && bool("clip_sample", c.clip_sample, kind === "ddim"),
     clipSampleRange: positive("clip_sample_range", c.clip_sample_range, 1),
@@ -156,7 +159,7 @@ export function resolveSchedulerConfig(config: SchedulerConfig, kind: SchedulerK
       "timestep_spacing",
       c.timestep_spacing,
       ["leading", "trailing", "linspace"],
-      isDdimFamily ? "leading" : "linspace",
+      leadingByDefault ? "leading" : "linspace",
     ),
     // The kind decides for DPM (dpm++2m vs dpm++2m-karras); Euler follows the config.
     useKarrasSigmas:

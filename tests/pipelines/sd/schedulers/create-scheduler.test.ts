@@ -32,7 +32,7 @@ describe("createScheduler", () => {
     test("throws a UsageError naming the valid choices", () => {
       expect(() => createScheduler(SD15_CONFIG, "heun")).toThrow(UsageError);
       expect(() => createScheduler(SD15_CONFIG, "heun")).toThrow(
-        'unknown scheduler "heun"; valid: ddim, euler, euler-a, dpm++2m, dpm++2m-karras, lcm',
+        'unknown scheduler "heun"; valid: ddim, pndm, euler, euler-a, dpm++2m, dpm++2m-karras, lcm',
       );
     });
   });
@@ -52,9 +52,15 @@ describe("createScheduler", () => {
       });
     }
 
-    test("refuses a class it does not implement (PNDM), listing the kinds to choose from", () => {
-      expect(() => createScheduler(SD15_CONFIG)).toThrow(
-        /names PNDMScheduler, which latentloom does not implement; choose a scheduler: ddim, euler/,
+    test("maps SD 1.x's PNDMScheduler to pndm, with its class defaults (leading, no set_alpha_to_one)", () => {
+      const s = createScheduler({ _class_name: "PNDMScheduler" });
+      expect([s.kind, s.config.timestepSpacing, s.config.setAlphaToOne]).toEqual(["pndm", "leading", false]);
+      expect(createScheduler(SD15_CONFIG).kind).toBe("pndm");
+    });
+
+    test("refuses a class it does not implement, listing the kinds to choose from", () => {
+      expect(() => createScheduler({ ...SD15_CONFIG, _class_name: "HeunDiscreteScheduler" })).toThrow(
+        /names HeunDiscreteScheduler, which latentloom does not implement; choose a scheduler: ddim, pndm, euler/,
       );
     });
   });

@@ -72,6 +72,12 @@ describe("every scheduler, given the true noise at each step", () => {
   for (const [name, kind, extra, options] of VARIANTS) {
     describe(`(${name})`, () => {
       for (const type of ["epsilon", "v_prediction", "sample"] as const) {
+        if (kind === "pndm" && type === "sample") {
+          test("refuses a sample model, as diffusers' PNDM does", () => {
+            expect(() => createScheduler({ ...SD_CONFIG, prediction_type: type }, kind)).toThrow(/pndm scheduler supports prediction_type epsilon and v_prediction/);
+          });
+          continue;
+        }
         test(`recovers x₀ at the final step with a ${type} model`, () => {
           const s = createScheduler({ ...SD_CONFIG, ...extra, set_alpha_to_one: true, prediction_type: type }, kind, options);
           s.setTimesteps(kind === "lcm" ? 4 : 10);
