@@ -59,6 +59,8 @@ describe("openCudaLibrary", () => {
       reason: "libcuda not found (tried libnot-a-real-cuda.so.9); install the NVIDIA driver or set LATENTLOOM_CUDA_LIB to its path",
     });
   });
+  // the probe library, libc.so.6, is a Linux name
+  if (process.platform !== "linux") console.warn("libraries test: skipping the missing-symbol case off Linux (it opens libc.so.6)");
   test.skipIf(process.platform !== "linux")("says which symbol a found library lacks", () => {
     const opened = openCudaLibrary({ ...search, candidates: ["libc.so.6"] }, cuInitOnly, {});
     expect(opened.ok).toBe(false);
