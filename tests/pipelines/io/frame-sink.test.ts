@@ -14,6 +14,13 @@ const root = mkdtempSync(join(tmpdir(), "latentloom-sink-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 const fixture = join(import.meta.dir, "copy-frames-fixture.ts");
 
+/** Runs the copy fixture from stdin ("-") to stdout ("-"). */
+async function copyFrames(stdin: Uint8Array) {
+  await using proc = Bun.spawn({ cmd: [process.execPath, fixture, "-", "-"], stdin, stdout: "pipe", stderr: "pipe" });
+  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).bytes(), new Response(proc.stderr).text(), proc.exited]);
+  return { stdout, stderr, code };
+}
+
 function gradientFrame(width: number, height: number, phase: number): Frame {
   const data = new Uint8Array(width * height * 3);
   for (let y = 0; y < height; y++) {
@@ -109,17 +116,7 @@ describe("openFrameSink", () => {
   describe('given "-" in a child process (copy-frames-fixture)', () => {
     test("writes only the y4m stream to stdout, and progress to stderr", async () => {
       const input = Buffer.concat(frames.map(encodePpm));
-      await using proc = Bun.spawn({
-        cmd: [process.execPath, fixture, "-", "-"],
-        stdin: input,
-        stdout: "pipe",
-        stderr: "pipe",
-      });
-      const [stdout, stderr, code] = await Promise.all([
-        new Response(proc.stdout).bytes(),
-        new Response(proc.stderr).text(),
-        proc.exited,
-      ]);
+      const { stdout, stderr, code } = await copyFrames(input);
       expect({ code, stderr: stderr.replace(/elapsed .*$/m, "…") }).toEqual({ code: 0, stderr: "copy: 3  …\n" });
       const s = await openY4m((async function* () { yield stdout; })());
       expect(s.meta).toEqual({ width: 6, height: 4, fps: { num: 25, den: 1 } });
@@ -130,17 +127,7 @@ describe("openFrameSink", () => {
 
     test("on a cut input, keeps the finished frames valid on stdout and says what was cut", async () => {
       const input = Buffer.concat(frames.map(encodePpm));
-      await using proc = Bun.spawn({
-        cmd: [process.execPath, fixture, "-", "-"],
-        stdin: input.subarray(0, input.length - 10),
-        stdout: "pipe",
-        stderr: "pipe",
-      });
-      const [stdout, stderr, code] = await Promise.all([
-        new Response(proc.stdout).bytes(),
-        new Response(proc.stderr).text(),
-        proc.exited,
-      ]);
+      const { stdout, stderr, code } = await copyFrames(input.subarray(0, input.length - 10));
       expect(code).toBe(1);
       expect(stderr).toContain("error: ppm stream truncated in image 3: 10 of its 72 bytes are missing\n");
       const back = await collect((await openY4m((async function* () { yield stdout; })())).frames);
