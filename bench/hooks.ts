@@ -6,7 +6,7 @@
  * kernels on probs-sized tensors: EMA (lerp) and slerp with one row per query (rowLength = keys).
  */
 import { join } from "node:path";
-import { ensureTinyModel } from "../pipelines/onnx/tiny/index.ts";
+import { ensureTinyModel } from "../pipelines/sd/tiny/index.ts";
 import { lerp, slerp } from "../pipelines/runtime/blend-ops.ts";
 import { CpuBackend } from "../pipelines/runtime/cpu-backend.ts";
 import { Tensor } from "../pipelines/runtime/tensor.ts";

@@ -1,6 +1,7 @@
 import type { Pointer } from "bun:ffi";
 import { ortApi } from "./api.ts";
-import { check, OrtError, OrtErrorCode } from "./errors.ts";
+import { OrtError, OrtErrorCode } from "./errors.ts";
+import { check } from "./status.ts";
 import { outSlot, readOutPointer } from "./native-memory.ts";
 
 /** ORT's log severities, lowest first. */

@@ -1,8 +1,5 @@
-import type { Pointer } from "bun:ffi";
-import { ortApi, readCString } from "./api.ts";
-
 /** OrtErrorCode names by value (onnxruntime_error_code.h). */
-const CODE_NAMES = [
+export const CODE_NAMES = [
   "ORT_OK",
   "ORT_FAIL",
   "ORT_INVALID_ARGUMENT",
@@ -46,18 +43,4 @@ export class OrtError extends Error {
     this.name = "OrtError";
     this.codeName = CODE_NAMES[code] ?? `ORT_ERROR_${code}`;
   }
-}
-
-/** Throws the OrtError that `status` describes (after releasing it); does nothing for NULL. */
-export function check(status: Pointer | bigint | null): void {
-  if (status) throwStatus(status);
-}
-
-function throwStatus(status: Pointer | bigint): never {
-  const api = ortApi();
-  const st = status as Pointer;
-  const code = api.GetErrorCode(st);
-  const message = readCString(api.GetErrorMessage(st));
-  api.ReleaseStatus(st);
-  throw new OrtError(code, message || `ONNX Runtime failed with ${CODE_NAMES[code] ?? code}`);
 }

@@ -7,7 +7,7 @@
  *   console.log(y.shape, y.data); y.dispose();
  */
 import { ortApi, ortVersion as loadedVersion, readCString } from "./api.ts";
-import { check } from "./errors.ts";
+import { check } from "./status.ts";
 import { outSlot, readOutInt32, readOutPointer } from "./native-memory.ts";
 import { type Pointer, read } from "bun:ffi";
 

@@ -4,7 +4,7 @@
  */
 import { type Pointer, read, toArrayBuffer } from "bun:ffi";
 import { ortApi } from "./api.ts";
-import { check } from "./errors.ts";
+import { check } from "./status.ts";
 import type { MemoryInfo } from "./memory-info.ts";
 import { freeOrtAllocated, NativeBuffer, ortAllocator, outSlot, readOutNumber, readOutPointer } from "./native-memory.ts";
 import type { Session } from "./session.ts";

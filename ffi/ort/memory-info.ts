@@ -1,6 +1,7 @@
 import type { Pointer } from "bun:ffi";
 import { ortApi, readCString } from "./api.ts";
-import { check, OrtError, OrtErrorCode } from "./errors.ts";
+import { OrtError, OrtErrorCode } from "./errors.ts";
+import { check } from "./status.ts";
 import { outSlot, readOutInt32, readOutPointer } from "./native-memory.ts";
 
 const DEVICE_TYPES = ["cpu", "gpu", "fpga", "npu"] as const;

@@ -5,7 +5,7 @@
  */
 import { type Pointer, ptr, read, toArrayBuffer } from "bun:ffi";
 import { ortApi } from "./api.ts";
-import { check } from "./errors.ts";
+import { check } from "./status.ts";
 
 /**
  * Out-parameter slots (8 bytes each) at a fixed address. A small typed array moves when its

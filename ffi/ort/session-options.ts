@@ -1,6 +1,7 @@
 import type { Pointer } from "bun:ffi";
 import { ortApi } from "./api.ts";
-import { check, OrtError, OrtErrorCode } from "./errors.ts";
+import { OrtError, OrtErrorCode } from "./errors.ts";
+import { check } from "./status.ts";
 import { NativeBuffer, outSlot, PointerTable, readOutPointer } from "./native-memory.ts";
 
 export const GRAPH_OPTIMIZATION_LEVELS = { disable: 0, basic: 1, extended: 2, layout: 3, all: 99 } as const;

@@ -13,7 +13,8 @@
 import { ptr as addressOf, type Pointer, read, toArrayBuffer } from "bun:ffi";
 import { ortApi } from "./api.ts";
 import { type AnyDtypeArray, type Dtype, DTYPES, dtypeOfElementType, elementTypeName, isDtype, type TypedArrayOf } from "./dtype.ts";
-import { check, OrtError, OrtErrorCode } from "./errors.ts";
+import { OrtError, OrtErrorCode } from "./errors.ts";
+import { check } from "./status.ts";
 import { type MemoryInfo, memoryInfoDeviceType, memoryInfoName, sharedCpuMemoryInfo } from "./memory-info.ts";
 import { outSlot, readOutInt32, readOutPointer } from "./native-memory.ts";
 

@@ -16,7 +16,6 @@ import type { Frame, StreamMeta } from "../io/frame.ts";
 import type { Tensor } from "../runtime/tensor.ts";
 import type { Denoise } from "../sd/sampler.ts";
 import type { SchedulerKind } from "../sd/schedulers/index.ts";
-import { ensureTinyModel } from "../onnx/tiny/index.ts";
 import { inpaintDenoiser } from "../sd/inpaint.ts";
 import { StableDiffusion, type Conditioning } from "../sd/stable-diffusion.ts";
 import { Upscaler } from "../sd/upscaler.ts";
@@ -143,10 +142,7 @@ export class LatentBlending implements Disposable, BlendEngine {
   ) {}
 
   static async load(options: LoadOptions = {}): Promise<LatentBlending> {
-    const model = options.model ?? "tiny";
-    // StableDiffusion.load builds tiny and tiny-controlnet itself; the inpainting variant is ours.
-    const dir = model === "tiny-inpaint" ? await ensureTinyModel("tiny-inpaint") : model;
-    const sd = await StableDiffusion.load(dir, { device: options.device, log: options.log });
+    const sd = await StableDiffusion.load(options.model ?? "tiny", { device: options.device, log: options.log });
     let distance: ImageDistance | undefined;
     try {
       distance = options.perceptualModel ? PerceptualDistance.load(options.perceptualModel, sd.backend) : new SsimDistance(sd.backend);

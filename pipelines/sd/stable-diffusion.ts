@@ -11,7 +11,7 @@
  */
 import { UsageError } from "../errors.ts";
 import type { Frame } from "../io/frame.ts";
-import { ensureTinyModel } from "../onnx/tiny/index.ts";
+import { resolveModelDir } from "./tiny/index.ts";
 import type { Backend } from "../runtime/backend.ts";
 import { axpby } from "../runtime/blend-ops.ts";
 import { openDevice } from "../runtime/device.ts";
@@ -74,12 +74,11 @@ export class StableDiffusion implements Disposable {
     readonly controlnet?: ControlNet,
   ) {}
 
-  /** `model` is `tiny` (built on first use), `tiny-controlnet`, or an export folder. */
+  /** `model` is a built-in `tiny*` variant (built on first use) or an export folder. */
   static async load(model = "tiny", options: { device?: string; log?: (line: string) => void } = {}): Promise<StableDiffusion> {
     const { backend, reason } = openDevice(options.device ?? "cpu");
     if (options.device === "auto") options.log?.(reason);
-    const dir = model === "tiny" || model === "tiny-controlnet" ? await ensureTinyModel(model) : model;
-    const folder = readModelFolder(dir);
+    const folder = readModelFolder(await resolveModelDir(model));
     const textEncoder = await TextEncoder.load(folder.textEncoder, folder.tokenizer, backend);
     const unet = Unet.load(folder.unet, backend);
     const vae = Vae.load(folder.vaeDecoder, folder.vaeEncoder, folder.vaeScale, backend);

@@ -1,6 +1,6 @@
 /**
  * The Stable Diffusion x4 upscaler (diffusers' StableDiffusionUpscalePipeline layout; the tiny
- * stand-in and what we found of the real export: pipelines/onnx/tiny/upscaler.ts).
+ * stand-in and what we found of the real export: pipelines/sd/tiny/upscaler.ts).
  *
  *   using up = await Upscaler.load("tiny-upscaler");
  *   const big = up.upscale(frame, { prompt: "a harbour", seed: 1, steps: 8 });   // 4× the size
@@ -13,7 +13,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ModelError, UsageError } from "../errors.ts";
 import type { Frame } from "../io/frame.ts";
-import { ensureTinyModel } from "../onnx/tiny/index.ts";
+import { resolveModelDir } from "./tiny/index.ts";
 import type { Backend } from "../runtime/backend.ts";
 import { axpby, scale } from "../runtime/blend-ops.ts";
 import { OrtModel } from "../runtime/ort-model.ts";
@@ -54,8 +54,7 @@ export class Upscaler implements Disposable {
 
   /** `model` is `tiny-upscaler` (built on first use) or an x4 upscaler export folder. */
   static async load(model: string, backend: Backend): Promise<Upscaler> {
-    const dir = model === "tiny-upscaler" ? await ensureTinyModel("tiny-upscaler") : model;
-    const folder = readModelFolder(dir);
+    const folder = readModelFolder(await resolveModelDir(model));
     const index = readJson(join(folder.dir, "model_index.json"));
     const lowResPath = join(folder.dir, "low_res_scheduler", "scheduler_config.json");
     if (!existsSync(lowResPath)) throw new ModelError(`${lowResPath} is missing: an x4 upscaler folder needs its low_res_scheduler config`);

@@ -13,7 +13,7 @@ import { conv, silu } from "./layers.ts";
 import { Net } from "./net.ts";
 import { encoder, timeEmbedding, UNET_SHAPE, type UnetContext } from "./unet-blocks.ts";
 import { UNET_GAINS } from "./unet.ts";
-import type { Rng } from "../../sd/random.ts";
+import type { Rng } from "../random.ts";
 
 /** Gain of the controlnet_down_blocks / controlnet_mid_block 1×1 convs. */
 export const CONTROL_OUT_GAIN = 1.0;

@@ -13,6 +13,7 @@ export {
   buildTinyVaeDecoder,
   buildTinyVaeEncoder,
   ensureTinyModel,
+  resolveModelDir,
   TINY_BUILDER_VERSION,
   TINY_SEED,
   TINY_VARIANTS,

@@ -2,7 +2,7 @@
  * The JSON files an optimum export of SD 1.x carries (reference/sd-onnx-layout.md §1.2, §5),
  * filled in with the tiny model's shapes.
  */
-import { TINY_VOCAB_SIZE } from "../../sd/tiny-vocab.ts";
+import { TINY_VOCAB_SIZE } from "./vocab.ts";
 import { TEXT_SHAPE } from "./text-encoder.ts";
 import { UNET_SHAPE } from "./unet-blocks.ts";
 import { UPSCALER_BETAS, UPSCALER_NUM_CLASS_EMBEDS, UPSCALER_VAE_SCALING_FACTOR } from "./upscaler.ts";

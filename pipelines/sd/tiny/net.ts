@@ -7,10 +7,10 @@
  *   const w = net.normal("conv_in.weight", [32, 4, 3, 3], 0.1);
  *   const y = net.op("/conv_in", "Conv", [x, w], { pads: [1, 1, 1, 1] });
  */
-import { type AttrValue, GraphBuilder, type ValueRef } from "../model-builder.ts";
-import { Rng } from "../../sd/random.ts";
+import { type AttrValue, GraphBuilder, type ValueRef } from "../../onnx/model-builder.ts";
+import { Rng } from "../random.ts";
 
-export type { ValueRef } from "../model-builder.ts";
+export type { ValueRef } from "../../onnx/model-builder.ts";
 
 /** FNV-1a of a parameter name: the stream id its weights are drawn from. */
 function nameId(name: string): number {

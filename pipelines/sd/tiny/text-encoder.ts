@@ -8,10 +8,10 @@
  * stand, dominate what the UNet's cross-attention reads; with causal attention the padding EOS
  * positions after the prompt carry a mix of the prompt too, as in real CLIP.
  */
-import { TINY_VOCAB_SIZE } from "../../sd/tiny-vocab.ts";
+import { TINY_VOCAB_SIZE } from "./vocab.ts";
 import { attention, layerNorm, linear } from "./layers.ts";
 import { Net, type ValueRef } from "./net.ts";
-import type { Rng } from "../../sd/random.ts";
+import type { Rng } from "../random.ts";
 
 export const TEXT_SHAPE = { hidden: 64, heads: 2, layers: 2, positions: 77, mlp: 256 } as const;
 

@@ -16,8 +16,8 @@ import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:f
 import { join } from "node:path";
 import { cacheDir } from "../../../ffi/cache-dir.ts";
 import { UsageError } from "../../errors.ts";
-import { Rng } from "../../sd/random.ts";
-import { writeTinyTokenizerFolder } from "../../sd/tiny-vocab.ts";
+import { Rng } from "../random.ts";
+import { writeTinyTokenizerFolder } from "./vocab.ts";
 import { buildTinyControlNetNet } from "./controlnet.ts";
 import {
   CONTROLNET_CONFIG,
@@ -128,6 +128,14 @@ export function ensureTinyModel(variant: TinyVariant = "tiny"): Promise<string> 
     result.catch(() => pending.delete(dir));
   }
   return result;
+}
+
+/**
+ * The one place a model name becomes a folder: a built-in variant (`tiny`, `tiny-controlnet`,
+ * `tiny-inpaint`, `tiny-upscaler`) is built on first use, anything else is an export folder path.
+ */
+export function resolveModelDir(model: string): Promise<string> {
+  return (TINY_VARIANTS as readonly string[]).includes(model) ? ensureTinyModel(model as TinyVariant) : Promise.resolve(model);
 }
 
 async function build(dir: string, variant: TinyVariant): Promise<string> {

@@ -31,8 +31,8 @@
 import { conv, groupNorm, silu } from "./layers.ts";
 import { Net, timestepTables, type ValueRef } from "./net.ts";
 import { encoder, resnet, transformer2d, UNET_SHAPE, type UnetContext, upsample, timeEmbedding, type BlockGains } from "./unet-blocks.ts";
-import type { Rng } from "../../sd/random.ts";
-import { cumulativeAlphas, makeBetas } from "../../sd/schedulers/noise-schedule.ts";
+import type { Rng } from "../random.ts";
+import { cumulativeAlphas, makeBetas } from "../schedulers/noise-schedule.ts";
 
 /** Per-mode amplitude of the blobs the prior pulls out of the noise (see the file comment). */
 export const PRIOR_AMPLITUDE = 24;

@@ -30,8 +30,8 @@ import { Net, timestepTables, type ValueRef } from "./net.ts";
 import { resnet, timeEmbedding, transformer2d, UNET_SHAPE, type UnetContext, downsample, upsample } from "./unet-blocks.ts";
 import { convIn, UNET_GAINS } from "./unet.ts";
 import { COLOUR_GAIN, COLOUR_MIX, mixPseudoInverse } from "./vae.ts";
-import type { Rng } from "../../sd/random.ts";
-import { cumulativeAlphas, makeBetas } from "../../sd/schedulers/noise-schedule.ts";
+import type { Rng } from "../random.ts";
+import { cumulativeAlphas, makeBetas } from "../schedulers/noise-schedule.ts";
 
 export const UPSCALER_VAE_SCALING_FACTOR = 0.08333;
 export const UPSCALER_NUM_CLASS_EMBEDS = 1000;

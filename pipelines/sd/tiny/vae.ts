@@ -13,7 +13,7 @@
  */
 import { conv, groupNorm, silu } from "./layers.ts";
 import { Net, type ValueRef } from "./net.ts";
-import type { Rng } from "../../sd/random.ts";
+import type { Rng } from "../random.ts";
 
 export const VAE_SCALING_FACTOR = 0.18215;
 

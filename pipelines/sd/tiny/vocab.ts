@@ -17,7 +17,7 @@ import {
   cleanText,
   preTokenize,
   toByteLevel,
-} from "./clip-tokenizer.ts";
+} from "../clip-tokenizer.ts";
 
 /** Entries in the tiny vocabulary: 512 byte symbols + the merges the word list yields + 2 specials. */
 export const TINY_VOCAB_SIZE = 2663;

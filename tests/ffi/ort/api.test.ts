@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { findLibrary, ortLibrarySearch } from "../../../ffi/libs.ts";
 import { ortApi } from "../../../ffi/ort/api.ts";
-import { check } from "../../../ffi/ort/errors.ts";
+import { check } from "../../../ffi/ort/status.ts";
 import { availableProviders, OrtError, ortLibraryPath, ortVersion } from "../../../ffi/ort/index.ts";
 
 describe("the ONNX Runtime library", () => {

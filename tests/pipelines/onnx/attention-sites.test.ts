@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { type AttentionBlock, findAttentionBlocks, tokenCounts } from "../../../pipelines/onnx/attention-sites.ts";
 import { GraphBuilder } from "../../../pipelines/onnx/model-builder.ts";
 import { readModel } from "../../../pipelines/onnx/model-reader.ts";
-import { ensureTinyModel } from "../../../pipelines/onnx/tiny/index.ts";
+import { ensureTinyModel } from "../../../pipelines/sd/tiny/index.ts";
 import { type ExpectedBlock, writeSdpaUnet } from "./sdpa-unet.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "latentloom-sites-"));

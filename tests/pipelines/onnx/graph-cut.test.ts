@@ -10,7 +10,7 @@ import { GraphBuilder } from "../../../pipelines/onnx/model-builder.ts";
 import { readModel } from "../../../pipelines/onnx/model-reader.ts";
 import { SegmentedModel } from "../../../pipelines/onnx/segmented-model.ts";
 import { externalDataEntries } from "../../../pipelines/onnx/tensor-proto.ts";
-import { ensureTinyModel } from "../../../pipelines/onnx/tiny/index.ts";
+import { ensureTinyModel } from "../../../pipelines/sd/tiny/index.ts";
 import { CpuBackend } from "../../../pipelines/runtime/cpu-backend.ts";
 import { OrtModel } from "../../../pipelines/runtime/ort-model.ts";
 import { Tensor } from "../../../pipelines/runtime/tensor.ts";

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { onnx } from "onnx-proto";
 import { readModel } from "../../../pipelines/onnx/model-reader.ts";
-import { ensureTinyModel } from "../../../pipelines/onnx/tiny/index.ts";
+import { ensureTinyModel } from "../../../pipelines/sd/tiny/index.ts";
 import { StableDiffusion } from "../../../pipelines/sd/stable-diffusion.ts";
 
 const tiny = await ensureTinyModel("tiny");

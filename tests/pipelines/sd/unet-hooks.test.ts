@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { UsageError } from "../../../pipelines/errors.ts";
-import { ensureTinyModel } from "../../../pipelines/onnx/tiny/index.ts";
+import { ensureTinyModel } from "../../../pipelines/sd/tiny/index.ts";
 import { fill } from "../../../pipelines/runtime/blend-ops.ts";
 import { CpuBackend } from "../../../pipelines/runtime/cpu-backend.ts";
 import { OrtModel } from "../../../pipelines/runtime/ort-model.ts";

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { Session, Value } from "../../../../ffi/ort/index.ts";
-import { ensureTinyModel } from "../../../../pipelines/onnx/tiny/index.ts";
+import { ensureTinyModel } from "../../../../pipelines/sd/tiny/index.ts";
 import { Rng } from "../../../../pipelines/sd/random.ts";
 
 const RESIDUALS = ["down_block_0", "down_block_1", "down_block_2", "down_block_3", "down_block_4", "down_block_5", "mid_block_additional_residual"];

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { ensureTinyModel, tinyModelFolderName } from "../../../../pipelines/onnx/tiny/index.ts";
+import { ensureTinyModel, tinyModelFolderName } from "../../../../pipelines/sd/tiny/index.ts";
 import { OrtModel } from "../../../../pipelines/runtime/ort-model.ts";
 import { CpuBackend } from "../../../../pipelines/runtime/cpu-backend.ts";
 import { Tensor } from "../../../../pipelines/runtime/tensor.ts";

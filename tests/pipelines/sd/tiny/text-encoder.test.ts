@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Session, Value } from "../../../../ffi/ort/index.ts";
 import { readModel } from "../../../../pipelines/onnx/model-builder.ts";
-import { ensureTinyModel } from "../../../../pipelines/onnx/tiny/index.ts";
+import { ensureTinyModel } from "../../../../pipelines/sd/tiny/index.ts";
 import { ClipTokenizer } from "../../../../pipelines/sd/clip-tokenizer.ts";
 
 let session: Session;

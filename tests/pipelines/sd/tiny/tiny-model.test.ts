@@ -13,10 +13,10 @@ import {
   TINY_SEED,
   tinyModelFolderName,
   writeTinyModelFolder,
-} from "../../../../pipelines/onnx/tiny/index.ts";
+} from "../../../../pipelines/sd/tiny/index.ts";
 import { ClipTokenizer } from "../../../../pipelines/sd/clip-tokenizer.ts";
 
-const ENTRY = join(import.meta.dir, "../../../../pipelines/onnx/tiny/index.ts");
+const ENTRY = join(import.meta.dir, "../../../../pipelines/sd/tiny/index.ts");
 
 function listFiles(dir: string): string[] {
   return readdirSync(dir, { recursive: true, encoding: "utf8" })

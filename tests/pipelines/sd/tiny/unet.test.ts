@@ -4,7 +4,7 @@ import { join } from "node:path";
 import type { onnx } from "onnx-proto";
 import { Session, Value } from "../../../../ffi/ort/index.ts";
 import { readModel } from "../../../../pipelines/onnx/model-builder.ts";
-import { ensureTinyModel } from "../../../../pipelines/onnx/tiny/index.ts";
+import { ensureTinyModel } from "../../../../pipelines/sd/tiny/index.ts";
 import { ClipTokenizer } from "../../../../pipelines/sd/clip-tokenizer.ts";
 import { Rng } from "../../../../pipelines/sd/random.ts";
 import { createScheduler, float32Ops } from "../../../../pipelines/sd/schedulers/index.ts";

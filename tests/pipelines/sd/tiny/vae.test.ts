@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { Session, Value } from "../../../../ffi/ort/index.ts";
-import { ensureTinyModel, VAE_SCALING_FACTOR } from "../../../../pipelines/onnx/tiny/index.ts";
+import { ensureTinyModel, VAE_SCALING_FACTOR } from "../../../../pipelines/sd/tiny/index.ts";
 import { Rng } from "../../../../pipelines/sd/random.ts";
 
 let encoder: Session;

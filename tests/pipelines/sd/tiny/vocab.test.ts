@@ -8,13 +8,13 @@ import {
   cleanText,
   preTokenize,
   toByteLevel,
-} from "../../../pipelines/sd/clip-tokenizer.ts";
+} from "../../../../pipelines/sd/clip-tokenizer.ts";
 import {
   TINY_VOCAB_SIZE,
   TINY_VOCAB_WORDS,
   buildTinyVocab,
   writeTinyTokenizerFolder,
-} from "../../../pipelines/sd/tiny-vocab.ts";
+} from "../../../../pipelines/sd/tiny/vocab.ts";
 
 const built = buildTinyVocab();
 const tok = ClipTokenizer.fromData(built);
