@@ -31,7 +31,7 @@ export { BlendState, STATE_DTYPES, type StateDtype } from "./blend-state.ts";
 export { CONTROL_PROCESSORS, type ControlProcessor } from "./conditioner.ts";
 export { HIST_MODES, HistogramMatcher, type HistMode } from "./histogram-match.ts";
 export { resizeFrame } from "./resize.ts";
-export { syntheticClip, syntheticClipMeta, syntheticFrame } from "./synthetic-clip.ts";
+export { SYNTHETIC_CLIP_DEFAULTS, syntheticClip, syntheticClipMeta, syntheticFrame } from "./synthetic-clip.ts";
 
 export interface InterpolateOptions {
   prompt: string;
@@ -61,14 +61,17 @@ export interface InterpolateOptions {
   onEstimate?: (estimate: StateEstimate) => void;
 }
 
+/** The one home of these numbers: the recipe's schema and configs/attention-interp.yaml take them from here. */
 export const INTERPOLATE_DEFAULTS = {
-  negativePrompt: "",
+  negativePrompt: "lowres, worst quality, low quality",
   seed: 17,
-  steps: 25,
+  // the reference runs 25 on SD 1.5; 8 is plenty for the built-in tiny model
+  steps: 8,
   guidance: 7.5,
   guessMode: true,
   conditioningScale: 1,
   processor: "canny" as ControlProcessor,
+  depthNormalize: "frame" as "frame" | "clip",
   histNormalize: "lab" as HistMode,
   originalOutputSize: true,
   strength: null as number | null,

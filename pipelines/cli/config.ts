@@ -163,14 +163,20 @@ function readLayer(
     throw new UsageError(`${label}: expected a mapping of keys to values, got ${Array.isArray(doc) ? "a list" : typeof doc}`);
 
   const values: Record<string, unknown> = {};
-  for (const [key, raw] of Object.entries(doc)) {
-    const f = schema[key];
-    if (f === undefined) throw new UsageError(`${file}: unknown key ${key}${didYouMean(key, Object.keys(schema))}`);
+  const keyOf = new Map(Object.entries(schema).flatMap(([key, f]) => [key, ...f.aliases].map((name) => [name, key] as const)));
+  const spelled = new Map<string, string>();
+  for (const [name, raw] of Object.entries(doc)) {
+    const key = keyOf.get(name);
+    if (key === undefined) throw new UsageError(`${file}: unknown key ${name}${didYouMean(name, [...keyOf.keys()])}`);
+    const earlier = spelled.get(key);
+    if (earlier !== undefined) throw new UsageError(`${file}: ${earlier} and ${name} are the same key; keep one`);
+    spelled.set(key, name);
+    const f = schema[key]!;
     try {
       values[key] = f.check(raw);
     } catch (e) {
       if (!(e instanceof FieldIssue)) throw e;
-      throw new UsageError(`${file}: ${key} = ${showValue(raw)}: ${e.message}`);
+      throw new UsageError(`${file}: ${name} = ${showValue(raw)}: ${e.message}`);
     }
   }
   return { file, values };

@@ -2,8 +2,9 @@
  * Command-line flags for a schema, read with node:util parseArgs in its non-strict token mode so
  * that every mistake gets our own one-line message. Each key `negative_prompt` answers to
  * `--negative-prompt` and `--negative_prompt`; booleans also to `--no-<key>`, nullable keys to
- * `--no-<key>` (which sets null). A value may follow as the next argument or after `=`; a value
- * that itself starts with `--` must use `=` (so `--prompt --steps 3` is caught, not swallowed).
+ * `--no-<key>` (which sets null); aliases (`--num-inference-steps` for `steps`) answer the same way.
+ * A value may follow as the next argument or after `=`; a value that itself starts with `--` must
+ * use `=` (so `--prompt --steps 3` is caught, not swallowed).
  */
 import { parseArgs } from "node:util";
 import { UsageError } from "../errors.ts";
@@ -43,9 +44,11 @@ function flagTable(schema: Schema): Map<string, Target> {
   const table = new Map<string, Target>();
   for (const c of COMMON_FLAGS) table.set(c, { common: c });
   for (const [key, f] of Object.entries(schema)) {
-    for (const [name, negation] of [[kebab(key), `no-${kebab(key)}`], [key, `no_${key}`]] as const) {
-      table.set(name, { key, negated: false });
-      if (f.kind === "boolean" || f.nullable) table.set(negation, { key, negated: true });
+    for (const name of [key, ...f.aliases]) {
+      for (const [flag, negation] of [[kebab(name), `no-${kebab(name)}`], [name, `no_${name}`]] as const) {
+        table.set(flag, { key, negated: false });
+        if (f.kind === "boolean" || f.nullable) table.set(negation, { key, negated: true });
+      }
     }
   }
   return table;

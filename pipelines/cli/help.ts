@@ -34,7 +34,8 @@ export function formatHelp(schema: Schema, o: HelpOptions): string {
   for (const [key, f] of Object.entries(schema)) {
     const value = o.values[key];
     const extra = [f.constraint, value === undefined ? "required" : `default: ${f.show(value)}`].filter(Boolean);
-    lines.push(row(flagColumn(key, f.kind, f.placeholder, f.nullable), `${f.description} (${extra.join("; ")})`));
+    const also = f.aliases.length ? `; also ${f.aliases.map((a) => `--${kebab(a)}`).join(", ")}` : "";
+    lines.push(row(flagColumn(key, f.kind, f.placeholder, f.nullable), `${f.description} (${extra.join("; ")}${also})`));
   }
   lines.push(
     "",

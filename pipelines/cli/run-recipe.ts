@@ -34,34 +34,43 @@ export interface RecipeContext {
   debug(...args: unknown[]): void;
 }
 
-export interface ConfiguredContext<S extends Schema> extends RecipeContext {
+export interface ConfiguredContext<S extends Schema, O = undefined> extends RecipeContext {
   readonly config: InferConfig<S>;
+  /** The job's typed options made from the config by the spec's `options` (undefined without one). */
+  readonly options: O;
   /** Non-flag arguments; always empty unless the spec sets allowPositionals. */
   readonly positionals: readonly string[];
   /** The YAML file the config came from, null when none was read. */
   readonly configFile: string | null;
 }
 
-export interface RecipeSpec<S extends Schema> extends LoadConfigOptions {
+export interface RecipeSpec<S extends Schema, O = undefined> extends LoadConfigOptions {
   schema: S;
+  /** Turns the flat config into the job's typed options, so the recipe body reads no raw keys. */
+  options?: (config: InferConfig<S>) => O;
+}
+
+/** A recipe's command-line face, kept in pipelines/cli/recipes/ so that tests and --help share it. */
+export function defineRecipe<const S extends Schema, O = undefined>(spec: RecipeSpec<S, O>): RecipeSpec<S, O> {
+  return spec;
 }
 
 type Body<C> = (ctx: C) => Promise<void> | void;
 
 /** Runs `main` with the parsed config in its context, then exits as described above. */
-export function runRecipe<const S extends Schema>(spec: RecipeSpec<S>, main: Body<ConfiguredContext<S>>): Promise<void>;
+export function runRecipe<const S extends Schema, O>(spec: RecipeSpec<S, O>, main: Body<ConfiguredContext<S, O>>): Promise<void>;
 /** Runs `main` with logging and interruption only (a recipe that calls loadConfig itself). */
 export function runRecipe(main: Body<RecipeContext>): Promise<void>;
-export function runRecipe<S extends Schema>(
-  a: RecipeSpec<S> | Body<RecipeContext>,
-  b?: Body<ConfiguredContext<S>>,
+export function runRecipe<S extends Schema, O>(
+  a: RecipeSpec<S, O> | Body<RecipeContext>,
+  b?: Body<ConfiguredContext<S, O>>,
 ): Promise<void> {
   return typeof a === "function" ? run(undefined, a) : run(a, b as Body<RecipeContext>);
 }
 
 type Stop = "sigint" | "epipe";
 
-async function run<S extends Schema>(spec: RecipeSpec<S> | undefined, main: Body<never>): Promise<void> {
+async function run<S extends Schema, O>(spec: RecipeSpec<S, O> | undefined, main: Body<never>): Promise<void> {
   const argv = spec?.argv ?? process.argv.slice(2);
   let verbose = hasFlag(argv, "verbose");
   const controller = new AbortController();
@@ -105,7 +114,8 @@ async function run<S extends Schema>(spec: RecipeSpec<S> | undefined, main: Body
     if (spec) {
       const loaded = loadConfig(spec.schema, { ...spec, argv });
       ({ verbose, quiet } = loaded);
-      extra = { config: loaded.config, positionals: loaded.positionals, configFile: loaded.configFile };
+      const options = spec.options?.(loaded.config);
+      extra = { config: loaded.config, options, positionals: loaded.positionals, configFile: loaded.configFile };
     }
     const { log, debug } = createLogger({ verbose, quiet });
     const signal = controller.signal;

@@ -49,6 +49,8 @@ export interface Field<T> {
   parseFlag(texts: readonly string[]): T;
   /** Writes a value the way a user would type it, for --help. */
   show(value: T): string;
+  /** Other names of the key, in YAML and as flags: the seed projects' spellings (`num_inference_steps`). */
+  readonly aliases: readonly string[];
 }
 
 export type Schema = Record<string, Field<unknown>>;
@@ -62,6 +64,7 @@ interface BaseOptions<T> {
   description: string;
   default?: T | null;
   nullable?: boolean;
+  aliases?: readonly string[];
 }
 
 export interface NumberOptions extends BaseOptions<number> {
@@ -103,10 +106,16 @@ const RESERVED = new Set(["config", "verbose", "quiet", "help"]);
  * A mistake here is the recipe author's, so it throws a plain Error at start-up.
  */
 export function defineSchema<const S extends Schema>(schema: S): S {
+  const owner = new Map<string, string>();
   for (const [key, f] of Object.entries(schema)) {
-    if (!/^[a-z][a-z0-9]*(_[a-z0-9]+)*$/.test(key)) throw new Error(`config key "${key}" is not snake_case`);
-    if (RESERVED.has(key)) throw new Error(`config key "${key}" is taken by the always-present --${key} flag`);
-    if (key.startsWith("no_")) throw new Error(`config key "${key}" would clash with --no-<key>; name the positive form`);
+    for (const name of [key, ...f.aliases]) {
+      if (!/^[a-z][a-z0-9]*(_[a-z0-9]+)*$/.test(name)) throw new Error(`config key "${name}" is not snake_case`);
+      if (RESERVED.has(name)) throw new Error(`config key "${name}" is taken by the always-present --${name} flag`);
+      if (name.startsWith("no_")) throw new Error(`config key "${name}" would clash with --no-<key>; name the positive form`);
+      const taken = owner.get(name);
+      if (taken !== undefined) throw new Error(`config key "${name}" of ${key} is already a name of ${taken}`);
+      owner.set(name, key);
+    }
     const issue = badDefaults.get(f);
     if (issue !== undefined) throw new Error(`default of config key "${key}" is invalid: ${issue}`);
   }
@@ -153,6 +162,7 @@ function makeField<T>(
     },
     parseFlag: parts.parseFlag,
     show: (v) => (v === null ? "none" : parts.show(v)),
+    aliases: opts.aliases ?? [],
   };
   if (issue !== undefined) badDefaults.set(f as Field<unknown>, issue);
   return f;
@@ -290,12 +300,12 @@ export const field = {
   },
 
   /** `--key` / `--no-key` on the command line; true/false in YAML. Defaults to false. */
-  boolean(o: { description: string; default?: boolean }): Field<boolean> {
+  boolean(o: { description: string; default?: boolean; aliases?: readonly string[] }): Field<boolean> {
     const check = (v: unknown): boolean => {
       if (typeof v !== "boolean") throw new FieldIssue(`expected true or false, got ${typeName(v)}`);
       return v;
     };
-    return makeField<boolean>("boolean", { description: o.description, default: o.default ?? false }, {
+    return makeField<boolean>("boolean", { description: o.description, default: o.default ?? false, aliases: o.aliases }, {
       placeholder: "",
       constraint: "",
       check,

@@ -225,7 +225,7 @@ function sum(xs: readonly number[]): number {
 }
 
 function checkSteps(steps: number): void {
-  if (!Number.isInteger(steps) || steps < 2) throw new UsageError(`num_inference_steps ${steps} must be an integer of at least 2`);
+  if (!Number.isInteger(steps) || steps < 2) throw new UsageError(`steps ${steps} must be an integer of at least 2`);
 }
 
 function checkDepth(d: number): void {

@@ -72,6 +72,6 @@ describe("recipes/latent-blend.ts", () => {
 // Keep the on-disk config and the schema's defaults in step.
 test("configs/latent-blend.yaml parses and names only known keys", () => {
   const yaml = Bun.YAML.parse(readFileSync(join(root, "configs", "latent-blend.yaml"), "utf8")) as Record<string, unknown>;
-  expect(yaml.num_inference_steps).toBe(12);
+  expect(yaml.steps).toBe(12);
   expect(yaml.out).toBe("out/latent-blend.mp4");
 });

@@ -6,6 +6,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import {
   AttentionInterpolation,
   DEFAULT_INTERPOLATION,
+  INTERPOLATE_DEFAULTS,
   interpolationOff,
   syntheticFrame,
   type InterpolateOptions,
@@ -49,7 +50,7 @@ describe("attention interpolation on tiny-controlnet", () => {
     const conditioner = createConditioner("canny", ai.sd.backend);
     frames.forEach((f, i) => {
       using control = conditioner(f);
-      const plain = ai.sd.generate({ prompt: base.prompt, seed: 5, steps: 4, ...SIZE, scheduler: "ddim", control: [{ image: control.image, scale: 1, guessMode: true }] });
+      const plain = ai.sd.generate({ prompt: base.prompt, negativePrompt: INTERPOLATE_DEFAULTS.negativePrompt, seed: 5, steps: 4, ...SIZE, scheduler: "ddim", control: [{ image: control.image, scale: 1, guessMode: true }] });
       expect(same(out[i]!, plain)).toBe(true);
     });
   });
