@@ -151,7 +151,8 @@ function isAbort(e: unknown, signal: AbortSignal): boolean {
 }
 
 /** Prints the error as the module comment says and returns the exit code to use. */
-export function reportError(e: unknown, verbose: boolean, write = writeStderr): number {
+export function reportError(error: unknown, verbose: boolean, write = writeStderr): number {
+  const e = rootCause(error);
   if (e instanceof LatentloomError) {
     write(`error: ${e.message}`);
     if (e.hint) write(`hint: ${e.hint}`);
@@ -166,6 +167,16 @@ export function reportError(e: unknown, verbose: boolean, write = writeStderr): 
     writeStack(e, write);
   }
   return 1;
+}
+
+/**
+ * The error that started it. A failure inside `using`/`await using` whose cleanup fails too
+ * arrives as a SuppressedError (empty message) wrapping the original: report the original.
+ */
+function rootCause(e: unknown): unknown {
+  let cur = e;
+  for (let depth = 0; depth < 8 && typeof SuppressedError !== "undefined" && cur instanceof SuppressedError; depth++) cur = cur.suppressed;
+  return cur;
 }
 
 function writeStack(e: unknown, write: (line: string) => void): void {

@@ -80,6 +80,8 @@ export interface StringOptions extends BaseOptions<string> {
 export interface SizeOptions extends BaseOptions<string> {
   /** Width and height must be positive multiples of this (e.g. 8 for SD latents). */
   step?: number;
+  /** Largest side accepted, so an absurd size is refused before anything is allocated. */
+  maxSide?: number;
 }
 
 export interface ListOptions {
@@ -254,7 +256,10 @@ function listChecker<T>(o: ListOptions, item: (v: unknown) => T, itemText: (t: s
   };
 }
 
-function parseSize(text: string, step: number): Size {
+/** 8192² is 64 Mpx: beyond any diffusion model's working size, and still allocatable. */
+const DEFAULT_MAX_SIDE = 8192;
+
+function parseSize(text: string, step: number, maxSide: number): Size {
   const m = /^\s*(\d+)\s*x\s*(\d+)\s*$/i.exec(text);
   if (!m) throw new FieldIssue(`expected WxH, e.g. ${step * 64}x${step * 64}`);
   const size = { width: Number(m[1]), height: Number(m[2]) };
@@ -262,6 +267,7 @@ function parseSize(text: string, step: number): Size {
     const n = size[side];
     if (n <= 0) throw new FieldIssue(`${side} ${n} must be positive`);
     if (n % step !== 0) throw new FieldIssue(`${side} ${n} is not a multiple of ${step}`);
+    if (n > maxSide) throw new FieldIssue(`${side} ${n} is above the largest side, ${maxSide}`);
   }
   return size;
 }
@@ -318,16 +324,17 @@ export const field = {
   /** "WxH" in YAML and on the command line; each side a positive multiple of `step`. */
   size<const O extends SizeOptions>(o: O): Field<WithNull<Size, O>> {
     const step = o.step ?? 1;
+    const maxSide = o.maxSide ?? DEFAULT_MAX_SIDE;
     if (!Number.isInteger(step) || step < 1) throw new Error(`size step must be a positive integer, got ${step}`);
     const check = (v: unknown): Size => {
       if (typeof v !== "string") throw new FieldIssue(`expected WxH as a string, got ${typeName(v)}`);
-      return parseSize(v, step);
+      return parseSize(v, step, maxSide);
     };
     return makeField<Size>("size", o, {
       placeholder: "WxH",
       constraint: step > 1 ? `multiples of ${step}` : "",
       check,
-      parseFlag: (texts) => parseSize(last(texts), step),
+      parseFlag: (texts) => parseSize(last(texts), step, maxSide),
       show: (v) => `${v.width}x${v.height}`,
     }) as Field<WithNull<Size, O>>;
   },

@@ -127,7 +127,22 @@ async function openVideo(path: string, opts: FrameSourceOptions): Promise<FrameS
   return { meta, frames: decoded() };
 }
 
+/** Frames from `spec`; a source that ends before its first frame is a FrameError, not an empty video. */
 export async function openFrameSource(spec: string, opts: FrameSourceOptions = {}): Promise<FrameSource> {
+  const source = await openAny(spec, opts);
+  return { ...source, frames: atLeastOne(source.frames, spec === "-" ? "stdin" : spec) };
+}
+
+async function* atLeastOne(frames: AsyncIterable<Frame>, label: string): AsyncGenerator<Frame, void, undefined> {
+  let count = 0;
+  for await (const frame of frames) {
+    count++;
+    yield frame;
+  }
+  if (count === 0) throw new FrameError(`${label} holds no frames`);
+}
+
+async function openAny(spec: string, opts: FrameSourceOptions): Promise<FrameSource> {
   const forced = opts.format === undefined ? undefined : checkFormat(opts.format);
   if (spec === "-") {
     const reader = new ByteReader(opts.stdin ?? Bun.stdin.stream());
