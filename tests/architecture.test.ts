@@ -1,17 +1,18 @@
 /**
  * The house as DESIGN.md draws it: imports only point down the layers, no file imports itself
- * through others, and `bun:ffi` stays inside ffi/. Reads every import of recipes/, pipelines/,
- * ffi/ and kernels/ from the source text (tests and benchmarks may import anything).
+ * through others, and `bun:ffi` stays inside ffi/. Reads every import of bin/, recipes/,
+ * pipelines/, ffi/ and kernels/ from the source text (tests and benchmarks may import anything).
  */
 import { describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 
 const ROOT = resolve(import.meta.dir, "..");
-const SOURCE_ROOTS = ["recipes", "pipelines", "ffi", "kernels"];
+const SOURCE_ROOTS = ["bin", "recipes", "pipelines", "ffi", "kernels"];
 
 /** Lower rank = lower layer. A file may import its own layer or any lower one, never a higher one. */
 const LAYERS: readonly { name: string; rank: number; match: (path: string) => boolean }[] = [
+  { name: "bin", rank: 8, match: (p) => p.startsWith("bin/") },
   { name: "recipes", rank: 7, match: (p) => p.startsWith("recipes/") },
   { name: "cli", rank: 6, match: (p) => p.startsWith("pipelines/cli/") },
   { name: "jobs", rank: 5, match: (p) => JOBS.some((j) => p.startsWith(`pipelines/${j}/`)) },

@@ -1,0 +1,14 @@
+/**
+ * Every recipe by its command name, for `latentloom <command>` (bin/latentloom.ts). A new job adds
+ * its spec here; the script it runs is recipes/<spec.recipe>.ts.
+ */
+import { attentionInterp } from "./attention-interp.ts";
+import { latentBlend } from "./latent-blend.ts";
+import { img2img, txt2img } from "./txt2img.ts";
+
+export const COMMANDS = {
+  blend: latentBlend,
+  interp: attentionInterp,
+  txt2img,
+  img2img,
+} as const;
