@@ -17,7 +17,6 @@ import { runRecipe } from "../pipelines/cli/index.ts";
 import { attentionInterp } from "../pipelines/cli/recipes/attention-interp.ts";
 import { openFrameSink } from "../pipelines/io/frame-sink.ts";
 import { openFrameSource } from "../pipelines/io/frame-source.ts";
-import { createProgress } from "../pipelines/io/progress.ts";
 
 const MiB = (bytes: number) => (bytes / 2 ** 20).toFixed(2);
 function stdinHasFrames(): boolean {
@@ -29,7 +28,7 @@ function stdinHasFrames(): boolean {
   }
 }
 
-await runRecipe(attentionInterp, async ({ config: c, options, log, quiet, interrupted }) => {
+await runRecipe(attentionInterp, async ({ config: c, options, log, progress, interrupted }) => {
   const input = c.input ?? (stdinHasFrames() ? "-" : null);
   const builtIn = { meta: syntheticClipMeta({ frames: c.frames }), frames: syntheticClip({ frames: c.frames }) };
   const source = input === null ? builtIn : await openFrameSource(input);
@@ -43,7 +42,7 @@ await runRecipe(attentionInterp, async ({ config: c, options, log, quiet, interr
     `${c.steps} DDIM steps at ${width}x${height}${img2img}`);
 
   await using out = openFrameSink(c.out, c.original_output_size ? source.meta : { ...source.meta, width, height });
-  const steps = createProgress({ label: "attention-interp steps", quiet });
+  const steps = progress({ label: "attention-interp steps" });
   const frames = ai.run(source.frames, {
     ...options,
     onStep: () => steps.tick(),

@@ -9,22 +9,21 @@ import { runRecipe } from "../pipelines/cli/index.ts";
 import { img2img } from "../pipelines/cli/recipes/txt2img.ts";
 import { openFrameSink } from "../pipelines/io/frame-sink.ts";
 import { openFrameSource } from "../pipelines/io/frame-source.ts";
-import { createProgress } from "../pipelines/io/progress.ts";
 import { StableDiffusion } from "../pipelines/sd/stable-diffusion.ts";
 
-await runRecipe(img2img, async ({ config, options, log, quiet, interrupted }) => {
+await runRecipe(img2img, async ({ config, options, log, progress, interrupted }) => {
   const source = await openFrameSource(config.input);
   using sd = await StableDiffusion.load(config.model, { device: config.device, log });
   const { width, height } = source.meta;
   log(`img2img: ${config.model} on ${sd.backend.description}, strength ${config.strength}, ${width}x${height}`);
 
   await using out = openFrameSink(config.out, source.meta);
-  const progress = createProgress({ label: "img2img frames", quiet });
+  const bar = progress({ label: "img2img frames" });
   for await (const image of source.frames) {
     if (interrupted()) break;
     await out.write(sd.generate({ ...options, image }));
-    progress.tick();
+    bar.tick();
   }
-  progress.done();
+  bar.done();
   if (config.out !== "-") log(`wrote ${config.out}`);
 });

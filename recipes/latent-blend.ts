@@ -13,10 +13,9 @@
 import { runRecipe } from "../pipelines/cli/index.ts";
 import { latentBlend } from "../pipelines/cli/recipes/latent-blend.ts";
 import { openFrameSink } from "../pipelines/io/frame-sink.ts";
-import { createProgress } from "../pipelines/io/progress.ts";
 import { LatentBlending } from "../pipelines/latent-blending/index.ts";
 
-await runRecipe(latentBlend, async ({ config: c, options, log, quiet, interrupted }) => {
+await runRecipe(latentBlend, async ({ config: c, options, log, progress, interrupted }) => {
   const { keyframes, load, transition } = options;
   using lb = await LatentBlending.load({ ...load, log });
   const { width, height } = c.size;
@@ -24,7 +23,7 @@ await runRecipe(latentBlend, async ({ config: c, options, log, quiet, interrupte
     `${c.steps} ${c.scheduler} steps at ${width}x${height}, distance ${lb.distance.name}`);
 
   await using out = openFrameSink(c.out, lb.meta(transition));
-  const steps = createProgress({ label: "latent-blend steps", quiet });
+  const steps = progress({ label: "latent-blend steps" });
   let frames = 0;
   const video = lb.transition(keyframes, {
     ...transition,

@@ -10,7 +10,7 @@ import { isAbsolute, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { UsageError } from "../errors.ts";
 import { didYouMean } from "./did-you-mean.ts";
-import { hasFlag, kebab, parseFlags, type ParsedFlags } from "./flags.ts";
+import { hasFlag, kebab, parseFlags, type ParsedFlags, type ProgressFormat } from "./flags.ts";
 import { formatHelp } from "./help.ts";
 import { FieldIssue, type InferConfig, type Schema } from "./schema.ts";
 
@@ -34,6 +34,7 @@ export interface LoadedConfig<S extends Schema> {
   config: InferConfig<S>;
   verbose: boolean;
   quiet: boolean;
+  progress: ProgressFormat;
   positionals: string[];
   /** The YAML file read (as shown in messages), or null when the recipe has none. */
   configFile: string | null;
@@ -89,6 +90,7 @@ export function parseConfig<const S extends Schema>(schema: S, o: LoadConfigOpti
     config: values as InferConfig<S>,
     verbose: flags.verbose,
     quiet: flags.quiet,
+    progress: flags.progress,
     positionals: flags.positionals,
     configFile: layer.file,
   };

@@ -12,7 +12,10 @@ import { didYouMean } from "./did-you-mean.ts";
 import type { FieldKind, Schema } from "./schema.ts";
 
 /** Flags every recipe has, whatever its schema. */
-export const COMMON_FLAGS = ["config", "verbose", "quiet", "help"] as const;
+export const COMMON_FLAGS = ["config", "progress", "verbose", "quiet", "help"] as const;
+/** How progress is reported: a bar or plain lines for people, one JSON line per step for tools. */
+export const PROGRESS_FORMATS = ["text", "json"] as const;
+export type ProgressFormat = (typeof PROGRESS_FORMATS)[number];
 type CommonFlag = (typeof COMMON_FLAGS)[number];
 
 /** What the command line said about one key: its texts (all repeats), or null from --no-<key>. */
@@ -20,6 +23,7 @@ export type KeyOverride = { flag: string; texts: string[] } | { flag: string; te
 
 export interface ParsedFlags {
   config: string | undefined;
+  progress: ProgressFormat;
   verbose: boolean;
   quiet: boolean;
   help: boolean;
@@ -59,13 +63,13 @@ export function parseFlags(schema: Schema, argv: readonly string[], allowPositio
   const table = flagTable(schema);
   const options: Record<string, { type: "string" | "boolean"; short?: string; multiple?: boolean }> = {};
   for (const [name, t] of table) {
-    const takesValue = "common" in t ? t.common === "config" : !t.negated && schema[t.key]!.kind !== "boolean";
+    const takesValue = "common" in t ? t.common === "config" || t.common === "progress" : !t.negated && schema[t.key]!.kind !== "boolean";
     options[name] = { type: takesValue ? "string" : "boolean" };
   }
   options.help = { type: "boolean", short: "h" };
 
   const { tokens } = parseArgs({ args: [...argv], options, strict: false, allowPositionals: true, tokens: true });
-  const out: ParsedFlags = { config: undefined, verbose: false, quiet: false, help: false, overrides: new Map(), positionals: [] };
+  const out: ParsedFlags = { config: undefined, progress: "text", verbose: false, quiet: false, help: false, overrides: new Map(), positionals: [] };
   // Kebab spellings only, so the suggestion shows the form --help prints.
   const known = [...table.keys()].filter((n) => !n.includes("_"));
 
@@ -91,6 +95,7 @@ export function parseFlags(schema: Schema, argv: readonly string[], allowPositio
 
     if ("common" in target) {
       if (target.common === "config") out.config = tok.value;
+      else if (target.common === "progress") out.progress = progressFormat(tok.value!, flag);
       else out[target.common] = true;
       continue;
     }
@@ -108,6 +113,11 @@ export function parseFlags(schema: Schema, argv: readonly string[], allowPositio
   }
   if (out.verbose && out.quiet) throw new UsageError("--verbose and --quiet cannot be used together");
   return out;
+}
+
+function progressFormat(text: string, flag: string): ProgressFormat {
+  if ((PROGRESS_FORMATS as readonly string[]).includes(text)) return text as ProgressFormat;
+  throw new UsageError(`${flag} ${text}: must be one of ${PROGRESS_FORMATS.join(", ")}`);
 }
 
 const KIND_WORDS: Record<FieldKind, string> = {

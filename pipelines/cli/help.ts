@@ -40,6 +40,7 @@ export function formatHelp(schema: Schema, o: HelpOptions): string {
   lines.push(
     "",
     row("--config FILE", `read FILE instead of configs/${o.recipe}.yaml`),
+    row("--progress text|json", "progress on stderr as text (default) or one JSON line per step"),
     row("--verbose", "show debug logs, and stack traces on errors"),
     row("--quiet", "no logs on stderr (errors still show)"),
     row("-h, --help", "show this help"),

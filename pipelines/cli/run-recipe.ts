@@ -13,6 +13,7 @@
  *   runRecipe({ recipe: "txt2img", schema }, async ({ config, log, signal }) => { … });
  */
 import { LatentloomError } from "../errors.ts";
+import { createProgress, type Progress } from "../io/progress.ts";
 import { loadConfig, type LoadConfigOptions } from "./config.ts";
 import { hasFlag } from "./flags.ts";
 import { createLogger, writeStderr } from "./log.ts";
@@ -32,6 +33,8 @@ export interface RecipeContext {
   log(...args: unknown[]): void;
   /** A line on stderr, only with --verbose. */
   debug(...args: unknown[]): void;
+  /** Progress on stderr as --progress and --quiet say (a bar, plain lines, or JSON lines). */
+  progress(o: { label: string; total?: number }): Progress;
 }
 
 export interface ConfiguredContext<S extends Schema, O = undefined> extends RecipeContext {
@@ -111,9 +114,11 @@ async function run<S extends Schema, O>(spec: RecipeSpec<S, O> | undefined, main
 
   try {
     let extra: object = {};
+    let progressFormat: "text" | "json" = "text";
     if (spec) {
       const loaded = loadConfig(spec.schema, { ...spec, argv });
       ({ verbose, quiet } = loaded);
+      progressFormat = loaded.progress;
       const options = spec.options?.(loaded.config);
       extra = { config: loaded.config, options, positionals: loaded.positionals, configFile: loaded.configFile };
     }
@@ -125,6 +130,8 @@ async function run<S extends Schema, O>(spec: RecipeSpec<S, O> | undefined, main
       quiet,
       log,
       debug,
+      // --progress json is for a wrapping tool: it speaks even under --quiet.
+      progress: (o) => createProgress({ ...o, quiet: quiet && progressFormat === "text", format: progressFormat }),
       signal,
       interrupted: () => signal.aborted,
     };

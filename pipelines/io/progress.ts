@@ -19,6 +19,11 @@ export interface ProgressOptions {
   now?: () => number;
   /** Seconds between plain lines when not a TTY; default 5. */
   intervalSeconds?: number;
+  /**
+   * "json": one line per tick and a last one from done(), for tools that wrap us:
+   * {"label","done","total","elapsed_s","eta_s","final"} (total and eta_s null when unknown).
+   */
+  format?: "text" | "json";
 }
 
 export interface Progress {
@@ -45,6 +50,30 @@ function formatRate(perSecond: number): string {
   return perSecond >= 1 || perSecond === 0 ? `${perSecond.toFixed(2)} it/s` : `${(1 / perSecond).toFixed(2)} s/it`;
 }
 
+function jsonProgress(label: string, total: number | undefined, write: (text: string) => void, now: () => number): Progress {
+  const start = now();
+  let count = 0;
+  let finished = false;
+  const emit = (final: boolean) => {
+    const elapsed = (now() - start) / 1000;
+    const eta = total !== undefined && count > 0 ? (elapsed / count) * Math.max(0, total - count) : null;
+    const round = (s: number) => Math.round(s * 1000) / 1000;
+    write(JSON.stringify({ label, done: count, total: total ?? null, elapsed_s: round(elapsed), eta_s: eta === null ? null : round(eta), final }) + "\n");
+  };
+  return {
+    tick(n = 1) {
+      if (finished) return;
+      count += n;
+      emit(false);
+    },
+    done() {
+      if (finished) return;
+      finished = true;
+      emit(true);
+    },
+  };
+}
+
 export function createProgress(opts: ProgressOptions): Progress {
   if (opts.quiet) return { tick() {}, done() {} };
   const write = opts.write ?? ((text: string) => void process.stderr.write(text));
@@ -57,6 +86,7 @@ export function createProgress(opts: ProgressOptions): Progress {
   // Plain lines start one interval in, so short runs print only the final line.
   let lastDraw = tty ? -Infinity : start;
   let finished = false;
+  if (opts.format === "json") return jsonProgress(opts.label, total, write, now);
 
   function status(t: number): string {
     const elapsed = (t - start) / 1000;

@@ -37,4 +37,13 @@ describe("recipes/txt2img.ts", () => {
     expect(frames).toBe(2);
     expect(r.stderr).toContain("txt2img: tiny");
   });
+  test("--progress json --quiet: stderr is only JSON lines, one per step and a final one", async () => {
+    const r = await txt2img(["--images", "2", "--progress", "json", "--quiet", "--out", join(tmp, "p.png")]);
+    expect(r.exitCode).toBe(0);
+    const lines = r.stderr.trim().split("\n").map((l) => JSON.parse(l));
+    expect(lines.map((l) => [l.done, l.total, l.final])).toEqual([
+      [1, 6, false], [2, 6, false], [3, 6, false], [4, 6, false], [5, 6, false], [6, 6, false], [6, 6, true],
+    ]);
+    for (const l of lines) expect(l.elapsed_s).toBeGreaterThanOrEqual(0);
+  });
 });

@@ -65,6 +65,7 @@ describe("parseConfig", () => {
         },
         verbose: false,
         quiet: false,
+        progress: "text",
         positionals: [],
         configFile: null,
       });

@@ -14,6 +14,7 @@ describe("parseFlags", () => {
     const r = parseFlags(schema, ["--negative_prompt", "blur", "--prompts", "a", "--tiling", "--prompts=b", "--no-seed", "--config", "c.yaml"], false);
     expect({ ...r, overrides: Object.fromEntries(r.overrides) }).toEqual({
       config: "c.yaml",
+      progress: "text",
       verbose: false,
       quiet: false,
       help: false,

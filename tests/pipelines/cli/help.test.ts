@@ -40,6 +40,7 @@ describe("formatHelp", () => {
           '                                wraps to the next line (default: "tiny")',
           "",
           "  --config FILE                 read FILE instead of configs/txt2img.yaml",
+          "  --progress text|json          progress on stderr as text (default) or one JSON line per step",
           "  --verbose                     show debug logs, and stack traces on errors",
           "  --quiet                       no logs on stderr (errors still show)",
           "  -h, --help                    show this help",

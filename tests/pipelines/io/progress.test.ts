@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { createProgress, formatDuration } from "../../../pipelines/io/progress.ts";
 
 /** A progress reporter on a fake clock, writing into an array. */
-function harness(opts: { total?: number; tty: boolean; quiet?: boolean }) {
+function harness(opts: { total?: number; tty: boolean; quiet?: boolean; format?: "text" | "json" }) {
   let t = 0;
   const out: string[] = [];
   const progress = createProgress({
@@ -90,6 +90,36 @@ describe("createProgress", () => {
       "1:05",
       "1:02:03",
       "?",
+    ]);
+  });
+});
+
+describe("createProgress with format json (the contract tools that wrap us rely on)", () => {
+  const parse = (out: string[]) => out.map((line) => (expect(line.endsWith("\n")).toBe(true), JSON.parse(line)));
+
+  test("writes one line per tick and a final one, with done, total, elapsed and a linear ETA", () => {
+    const h = harness({ total: 4, tty: true, format: "json" });
+    for (let i = 0; i < 2; i++) {
+      h.advance(1500);
+      h.progress.tick();
+    }
+    h.progress.done();
+    expect(parse(h.out)).toEqual([
+      { label: "frames", done: 1, total: 4, elapsed_s: 1.5, eta_s: 4.5, final: false },
+      { label: "frames", done: 2, total: 4, elapsed_s: 3, eta_s: 3, final: false },
+      { label: "frames", done: 2, total: 4, elapsed_s: 3, eta_s: 3, final: true },
+    ]);
+  });
+
+  test("an unknown total gives null total and ETA; done() twice writes one final line", () => {
+    const h = harness({ tty: false, format: "json" });
+    h.advance(250);
+    h.progress.tick(3);
+    h.progress.done();
+    h.progress.done();
+    expect(parse(h.out)).toEqual([
+      { label: "frames", done: 3, total: null, elapsed_s: 0.25, eta_s: null, final: false },
+      { label: "frames", done: 3, total: null, elapsed_s: 0.25, eta_s: null, final: true },
     ]);
   });
 });
