@@ -7,7 +7,7 @@
  * - --verbose adds the stack; it is read from argv directly, so it works when parsing failed.
  * - SIGINT: `ctx.signal` aborts and `ctx.interrupted()` turns true; the body stops between frames
  *   (a write under way finishes, so every frame out is whole) and the process exits 130.
- *   A second SIGINT exits at once.
+ *   A second SIGINT exits at once. SIGTERM does the same with exit code 143.
  * - stdout closed by its reader (`| head`): the same abort, then a quiet exit 0.
  *
  *   runRecipe({ recipe: "txt2img", schema }, async ({ config, log, signal }) => { … });
@@ -71,7 +71,9 @@ export function runRecipe<S extends Schema, O>(
   return typeof a === "function" ? run(undefined, a) : run(a, b as Body<RecipeContext>);
 }
 
-type Stop = "sigint" | "epipe";
+type Stop = "sigint" | "sigterm" | "epipe";
+/** The shell's convention: 128 + the signal's number. */
+const SIGNAL_EXIT = { sigint: 130, sigterm: 143 } as const;
 
 async function run<S extends Schema, O>(spec: RecipeSpec<S, O> | undefined, main: Body<never>): Promise<void> {
   const argv = spec?.argv ?? process.argv.slice(2);
@@ -85,11 +87,13 @@ async function run<S extends Schema, O>(spec: RecipeSpec<S, O> | undefined, main
     stop = why;
     controller.abort(new DOMException(message, "AbortError"));
   };
-  const onSigint = () => {
-    if (stop === "sigint") process.exit(130);
-    if (!quiet) writeStderr("interrupted: finishing the frame under way (Ctrl-C again to quit now)");
-    halt("sigint", "interrupted");
+  const onSignal = (why: "sigint" | "sigterm") => () => {
+    if (stop === why) process.exit(SIGNAL_EXIT[why]);
+    if (!quiet) writeStderr(`${why === "sigint" ? "interrupted" : "terminated"}: finishing the frame under way (${why === "sigint" ? "Ctrl-C" : "the signal"} again to quit now)`);
+    halt(why, why === "sigint" ? "interrupted" : "terminated");
   };
+  const onSigint = onSignal("sigint");
+  const onSigterm = onSignal("sigterm");
   // Bun reports a failed write to a closed stdout as a rejection nobody awaited, so the
   // closed pipe is noticed here rather than where the frame was written.
   const onStray = (e: unknown) => {
@@ -99,6 +103,7 @@ async function run<S extends Schema, O>(spec: RecipeSpec<S, O> | undefined, main
   const onStdoutError = (e: unknown) => onStray(e);
   const detach = () => {
     process.off("SIGINT", onSigint);
+    process.off("SIGTERM", onSigterm);
     process.off("unhandledRejection", onStray);
     process.off("uncaughtException", onStray);
     process.stdout.off("error", onStdoutError);
@@ -108,6 +113,7 @@ async function run<S extends Schema, O>(spec: RecipeSpec<S, O> | undefined, main
     process.exit(code);
   };
   process.on("SIGINT", onSigint);
+  process.on("SIGTERM", onSigterm);
   process.on("unhandledRejection", onStray);
   process.on("uncaughtException", onStray);
   process.stdout.on("error", onStdoutError);
@@ -144,7 +150,7 @@ async function run<S extends Schema, O>(spec: RecipeSpec<S, O> | undefined, main
   // Rejections nobody awaited (a failed stdout write among them) are reported on a later
   // turn of the event loop; give them that turn while our handlers are still listening.
   await new Promise((resolve) => setImmediate(resolve));
-  if (stop === "sigint") finish(130);
+  if (stop === "sigint" || stop === "sigterm") finish(SIGNAL_EXIT[stop]);
   if (stop === "epipe") finish(0);
   detach();
 }

@@ -93,7 +93,12 @@ export function openFrameSink(spec: string, meta: StreamMeta, opts: FrameSinkOpt
   const writer = writerFor(spec, meta, opts);
   let closing: Promise<void> | undefined;
   return {
-    write: (frame: Frame) => writer.write(frame),
+    async write(frame: Frame) {
+      await writer.write(frame);
+      // One turn of the event loop per frame: a write that resolves at once (a PNG, a pipe with
+      // room) would otherwise keep signal handlers from running until the whole video is done.
+      await new Promise((resolve) => setImmediate(resolve));
+    },
     close: () => (closing ??= writer.close()),
     [Symbol.asyncDispose]: () => (closing ??= writer.close()),
   };

@@ -3,8 +3,8 @@
  * grey expand to RGB, 16-bit samples round to 8 bits, and alpha is dropped (as ffmpeg's
  * rgba → rgb24 does). PNGs are written as 8-bit RGB.
  */
-import { readdirSync, renameSync, statSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { readdirSync, renameSync, rmSync, statSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import { PNG } from "pngjs";
 import { FrameError } from "../errors.ts";
 import { checkFrameSize, DEFAULT_FPS, makeFolder, type Frame, type FrameWriter, type StreamMeta } from "./frame.ts";
@@ -42,10 +42,21 @@ export async function readPngFile(path: string): Promise<Frame> {
   return decodePng(new Uint8Array(await file.arrayBuffer()), path);
 }
 
-/** Writes one PNG, creating its parent folders. */
+/**
+ * Writes one PNG, creating its parent folders. The bytes go to a temporary name that is renamed
+ * into place, so an interrupted run never leaves a half-written PNG under the real name.
+ */
 export async function writePngFile(path: string, frame: Frame): Promise<void> {
   makeFolder(dirname(path));
-  await Bun.write(path, encodePng(frame));
+  const partial = join(dirname(path), `.${basename(path)}.partial-${process.pid}`);
+  try {
+    await Bun.write(partial, encodePng(frame));
+    renameSync(partial, path);
+  } catch (e) {
+    rmSync(partial, { force: true });
+    const err = e as NodeJS.ErrnoException;
+    throw new FrameError(`cannot write ${path}: ${err.code ?? err.message}`);
+  }
 }
 
 /** The PNG files in `dir`, in frame order: numbers inside names compare as numbers (frame2 < frame10). */
