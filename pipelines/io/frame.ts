@@ -51,6 +51,17 @@ export function createFrame(width: number, height: number): Frame {
 }
 
 /** Throws unless `frame` is a well-formed rgb24 frame of the stream's size. */
+/** Largest frame we read: a side of 16384 and 2^27 pixels (384 MiB of rgb24), so a lying header cannot exhaust memory. */
+export const MAX_FRAME_SIDE = 16384;
+export const MAX_FRAME_PIXELS = 2 ** 27;
+
+/** Throws a FrameError when a header's size is beyond what we read. */
+export function checkFrameDimensions(width: number, height: number, what: string): void {
+  if (width > MAX_FRAME_SIDE || height > MAX_FRAME_SIDE || width * height > MAX_FRAME_PIXELS) {
+    throw new FrameError(`${what}: size ${width}x${height} is too large (at most ${MAX_FRAME_SIDE} a side and ${MAX_FRAME_PIXELS} pixels)`);
+  }
+}
+
 export function checkFrameSize(frame: Frame, meta: { width: number; height: number }, what: string): void {
   if (frame.width !== meta.width || frame.height !== meta.height) {
     throw new FrameError(

@@ -7,6 +7,7 @@
 import { FrameError } from "../errors.ts";
 import { ByteReader } from "./byte-reader.ts";
 import {
+  checkFrameDimensions,
   checkFrameSize,
   DEFAULT_FPS,
   type ByteInput,
@@ -73,6 +74,7 @@ async function readHeader(reader: ByteReader, image: number): Promise<PpmHeader 
   const height = await readNumber(reader, image, "height");
   const maxval = await readNumber(reader, image, "maxval");
   if (width < 1 || height < 1) throw new FrameError(`ppm image ${image}: size ${width}x${height} is empty`);
+  checkFrameDimensions(width, height, `ppm image ${image}`);
   if (maxval < 1 || maxval > 65535) throw new FrameError(`ppm image ${image}: maxval ${maxval} is outside 1..65535`);
   return { magic, width, height, maxval };
 }

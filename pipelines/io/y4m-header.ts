@@ -4,7 +4,7 @@
  * Ref: the y4m format as ffmpeg's yuv4mpegpipe muxer/demuxer and mjpegtools write it.
  */
 import { FrameError } from "../errors.ts";
-import { DEFAULT_FPS, type Rational, type StreamMeta } from "./frame.ts";
+import { checkFrameDimensions, DEFAULT_FPS, type Rational, type StreamMeta } from "./frame.ts";
 import type { ChromaLayout, ChromaSiting, YuvRange } from "./yuv-rgb.ts";
 
 export const Y4M_MAGIC = "YUV4MPEG2";
@@ -128,6 +128,7 @@ export function parseY4mHeader(line: string): Y4mHeader {
   }
   if (width === undefined) bad("missing width (W)");
   if (height === undefined) bad("missing height (H)");
+  checkFrameDimensions(width, height, "y4m header");
   return {
     width,
     height,
