@@ -74,6 +74,7 @@ const SIGNATURES = {
   GetBoundOutputValues: { slot: 140, args: [ptr, ptr, ptr, ptr], returns: ptr },
   ClearBoundInputs: { slot: 141, args: [ptr], returns: none },
   ClearBoundOutputs: { slot: 142, args: [ptr], returns: none },
+  CreateAndRegisterAllocator: { slot: 144, args: [ptr, ptr, ptr], returns: ptr },
   SetGlobalIntraOpNumThreads: { slot: 147, args: [ptr, i32], returns: ptr },
   SetGlobalSpinControl: { slot: 149, args: [ptr, i32], returns: ptr },
   GetTensorMemoryInfo: { slot: 194, args: [ptr, ptr], returns: ptr },

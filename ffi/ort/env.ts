@@ -8,6 +8,10 @@ import { outSlot, readOutPointer } from "./native-memory.ts";
 export const LOG_LEVELS = ["verbose", "info", "warning", "error", "fatal"] as const;
 export type OrtLogLevel = (typeof LOG_LEVELS)[number];
 
+/** OrtAllocatorType / OrtMemType values. */
+const ARENA_ALLOCATOR = 1;
+const MEM_TYPE_DEFAULT = 0;
+
 let env = 0 as Pointer;
 let envLevel: OrtLogLevel | undefined;
 let spinning = process.env.LATENTLOOM_ORT_SPIN !== "0";
@@ -51,6 +55,30 @@ export function setThreadSpinning(on: boolean): boolean {
   if (env) return false;
   spinning = on;
   return true;
+}
+
+let sharedArena = false;
+
+/**
+ * Registers one CPU arena on the Env (once per process), for sessions created with
+ * `sharedCpuArena`. A cut UNet's segments each have an arena of their own otherwise, so every
+ * segment's intermediates sit in different memory and go cold between its runs; with one shared
+ * arena, the next segment's intermediates reuse the memory the last one just freed, as inside
+ * one session (seven 16 MiB attention segments: 33 ms in their own arenas, 25 ms shared, the
+ * same as seven runs of one session).
+ */
+export function registerSharedCpuArena(): void {
+  if (sharedArena) return;
+  const api = ortApi();
+  const environment = ortEnv();
+  check(api.CreateCpuMemoryInfo(ARENA_ALLOCATOR, MEM_TYPE_DEFAULT, outSlot()));
+  const memoryInfo = readOutPointer();
+  try {
+    check(api.CreateAndRegisterAllocator(environment, memoryInfo, null));
+  } finally {
+    api.ReleaseMemoryInfo(memoryInfo);
+  }
+  sharedArena = true;
 }
 
 /** The log level the Env was created with (undefined before it exists). */

@@ -16,8 +16,9 @@ const utf8 = new TextDecoder();
 export class IoBinding implements Disposable {
   #handle: Pointer;
   readonly #session: Session;
-  /** Bound Values stay referenced: ORT keeps pointers into their memory until clear(). */
-  readonly #bound = new Map<string, Value>();
+  /** Bound Values stay referenced: ORT keeps pointers into their memory until they are unbound. */
+  readonly #inputs = new Map<string, Value>();
+  readonly #outputs = new Map<string, Value>();
 
   constructor(session: Session) {
     check(ortApi().CreateIoBinding(session.handle, outSlot()));
@@ -31,24 +32,29 @@ export class IoBinding implements Disposable {
     return this.#handle;
   }
 
-  /** Binds an input. Host values are copied to the session's device at run time; device values are used in place. */
+  /**
+   * Binds an input, replacing what `name` had. A value in the memory the session reads it from
+   * is used in place, so later writes to that memory are what the next run sees; one elsewhere
+   * (host memory for a CUDA node, or the reverse) is copied now, at bind time: bind it again
+   * after changing it.
+   */
   bindInput(name: string, value: Value): this {
     this.#withName(name, this.#session.inputNamePointer(name), (p) => check(ortApi().BindInput(this.handle, p, value.handle)));
-    this.#bound.set(`in:${name}`, value);
+    this.#inputs.set(name, value);
     return this;
   }
 
-  /** Binds an output to a preallocated Value, which each run overwrites. */
+  /** Binds an output to a preallocated Value, which each run overwrites (replacing what `name` had). */
   bindOutput(name: string, value: Value): this {
     this.#withName(name, this.#session.outputNamePointer(name), (p) => check(ortApi().BindOutput(this.handle, p, value.handle)));
-    this.#bound.set(`out:${name}`, value);
+    this.#outputs.set(name, value);
     return this;
   }
 
   /** Lets ORT allocate an output on the device `memInfo` describes. */
   bindOutputToDevice(name: string, memInfo: MemoryInfo): this {
     this.#withName(name, this.#session.outputNamePointer(name), (p) => check(ortApi().BindOutputToDevice(this.handle, p, memInfo.ptr)));
-    this.#bound.delete(`out:${name}`);
+    this.#outputs.delete(name);
     return this;
   }
 
@@ -97,9 +103,20 @@ export class IoBinding implements Disposable {
 
   /** Removes every input and output binding. */
   clear(): void {
+    this.clearInputs();
+    this.clearOutputs();
+  }
+
+  /** Removes every input binding. */
+  clearInputs(): void {
     ortApi().ClearBoundInputs(this.handle);
+    this.#inputs.clear();
+  }
+
+  /** Removes every output binding. */
+  clearOutputs(): void {
     ortApi().ClearBoundOutputs(this.handle);
-    this.#bound.clear();
+    this.#outputs.clear();
   }
 
   #withName(name: string, known: Pointer | undefined, call: (namePtr: Pointer) => void): void {
@@ -113,7 +130,8 @@ export class IoBinding implements Disposable {
     released.unregister(this);
     ortApi().ReleaseIoBinding(this.#handle);
     this.#handle = 0 as Pointer;
-    this.#bound.clear();
+    this.#inputs.clear();
+    this.#outputs.clear();
   }
 
   [Symbol.dispose](): void {

@@ -1,5 +1,6 @@
 import type { Pointer } from "bun:ffi";
 import { ortApi } from "./api.ts";
+import { registerSharedCpuArena } from "./env.ts";
 import { OrtError, OrtErrorCode } from "./errors.ts";
 import { check } from "./status.ts";
 import { NativeBuffer, outSlot, PointerTable, readOutPointer } from "./native-memory.ts";
@@ -35,6 +36,11 @@ export interface SessionOptions {
   readonly config?: Readonly<Record<string, string>>;
   readonly memPattern?: boolean;
   readonly cpuArena?: boolean;
+  /**
+   * Take CPU memory from the one arena registered on the Env, shared by every session that
+   * asks for it, instead of an arena of this session's own (see env.ts registerSharedCpuArena).
+   */
+  readonly sharedCpuArena?: boolean;
   /** Appends the CUDA execution provider (the CPU provider always stays as fallback). */
   readonly cuda?: CudaProviderOptions;
   /** Folder holding external-data files when the model is given as bytes. */
@@ -88,6 +94,10 @@ export class NativeSessionOptions implements Disposable {
         throw invalid(`freeDimensions.${name} must be a non-negative integer, got ${value}`);
       }
       check(api.AddFreeDimensionOverrideByName(so, name, value));
+    }
+    if (o.sharedCpuArena) {
+      registerSharedCpuArena();
+      check(api.AddSessionConfigEntry(so, "session.use_env_allocators", "1"));
     }
     for (const [key, value] of Object.entries(o.config ?? {})) check(api.AddSessionConfigEntry(so, key, String(value)));
     if (o.externalDataDir !== undefined) {

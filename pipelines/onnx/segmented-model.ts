@@ -6,10 +6,13 @@
  *   seg.run(feeds, { out_sample: out }, (cut, tensor) => cut === 0 ? zeroed(tensor) : undefined);
  *
  * Intermediate shapes are learnt on the first run for each set of input shapes (ORT allocates,
- * we copy once) and remembered; later runs bind pooled tensors of those shapes, so ORT writes
- * in place as it does for an uncut model. Pooled tensors return to the pool after their last
- * reader has run and are reused by later tensors and later runs: a tensor handed to the cut
- * callback is valid only during that call.
+ * we copy once) and remembered; later runs allocate tensors of those shapes, so ORT writes in
+ * place as it does for an uncut model. Each intermediate is disposed after its last reader has
+ * run; its buffer goes back to the backend's pool (runtime/buffer-pool.ts), and the next
+ * tensor of that size, in this run or the next, gets it. Runs repeat the same allocations in
+ * the same order, so a step's segments see the very buffers the previous step's did, and each
+ * OrtModel finds its bindings unchanged. A tensor handed to the cut callback is valid only
+ * during that call.
  */
 import type { Backend } from "../runtime/backend.ts";
 import { OrtModel } from "../runtime/ort-model.ts";
@@ -29,7 +32,6 @@ export class SegmentedModel implements Disposable {
   readonly #models: OrtModel[];
   /** Input-shape signature → tensor name → dtype and shape. */
   readonly #shapes = new Map<string, Map<string, Shape>>();
-  readonly #pool = new Map<string, Tensor[]>();
 
   private constructor(
     readonly plan: CutPlan,
@@ -43,7 +45,8 @@ export class SegmentedModel implements Disposable {
     const models: OrtModel[] = [];
     try {
       for (const file of segments.files) {
-        models.push(OrtModel.load(file, backend, { threads: options.threads, externalDataDir: segments.externalDataDir }));
+        // One shared arena: each segment's intermediates reuse the memory the previous one freed.
+        models.push(OrtModel.load(file, backend, { threads: options.threads, externalDataDir: segments.externalDataDir, sharedCpuArena: true }));
       }
     } catch (e) {
       for (const m of models) m.dispose();
@@ -69,13 +72,10 @@ export class SegmentedModel implements Disposable {
     const learning = !shapes;
     shapes ??= new Map();
     const live = new Map<string, Tensor>(Object.entries(feeds));
+    /** Intermediates this run made and has not disposed yet. */
     const owned = new Set<Tensor>();
     const release = (t: Tensor) => {
-      if (!owned.delete(t)) return;
-      const key = poolKey(t.dtype, t.shape);
-      const list = this.#pool.get(key) ?? [];
-      list.push(t);
-      this.#pool.set(key, list);
+      if (owned.delete(t)) t.dispose();
     };
     try {
       this.plan.segments.forEach((segment, k) => {
@@ -102,7 +102,7 @@ export class SegmentedModel implements Disposable {
           produced = {};
           for (const name of segment.outputs) {
             const s = shapes!.get(name)!;
-            const t = outputs[name] ?? this.#take(s);
+            const t = outputs[name] ?? Tensor.uninitialized(this.backend, s.dtype, s.shape);
             if (!outputs[name]) owned.add(t);
             produced[name] = t;
           }
@@ -133,22 +133,14 @@ export class SegmentedModel implements Disposable {
     }
   }
 
-  #take(s: Shape): Tensor {
-    return this.#pool.get(poolKey(s.dtype, s.shape))?.pop() ?? Tensor.empty(this.backend, s.dtype, s.shape);
-  }
-
   dispose(): void {
     for (const m of this.#models) m.dispose();
-    for (const list of this.#pool.values()) for (const t of list) t.dispose();
-    this.#pool.clear();
   }
 
   [Symbol.dispose](): void {
     this.dispose();
   }
 }
-
-const poolKey = (dtype: string, shape: readonly number[]) => `${dtype}[${shape}]`;
 
 function checkReplacement(name: string, original: Tensor, replacement: Tensor): void {
   replacement.assertLive();

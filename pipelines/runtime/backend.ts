@@ -1,4 +1,5 @@
 import type { DType, KernelFamily, KernelSignature } from "../../kernels/signature.ts";
+import type { BufferPoolStats } from "./buffer-pool.ts";
 
 /** `cpu` or `cuda:N`. */
 export type DeviceName = "cpu" | `cuda:${number}`;
@@ -26,10 +27,19 @@ export interface Backend {
   /** One line for logs: compiler or GPU name, thread count, compute capability. */
   readonly description: string;
 
-  /** Allocates `bytes` bytes (zeroed). */
-  alloc(bytes: number): Storage;
-  /** Releases memory from `alloc`; CPU memory is left to the garbage collector. */
+  /**
+   * Allocates `bytes` bytes, zeroed unless `zero` is false (then it holds whatever the reused
+   * buffer held: for tensors a model or kernel overwrites entirely). Freed buffers of the same
+   * size are reused (see buffer-pool.ts); when the device is out of memory, the pool is emptied
+   * and the allocation tried once more, then an OutOfDeviceMemory names the size.
+   */
+  alloc(bytes: number, zero?: boolean): Storage;
+  /** Returns memory from `alloc` to the backend's pool. Nothing may use it afterwards. */
   free(storage: Storage): void;
+  /** Gives every pooled buffer back to the system; returns the bytes released. */
+  trimPool(): number;
+  /** What the pool has done and holds, for tests and logs. */
+  readonly poolStats: BufferPoolStats;
   /** Copies host bytes into storage at `byteOffset`. */
   write(storage: Storage, byteOffset: number, src: ArrayBufferView): void;
   /** Copies storage bytes at `byteOffset` into host memory; waits for queued work first. */

@@ -2,6 +2,10 @@ import { readFileSync } from "node:fs";
 import { compileCpuKernels, cpuCompilerName, SERIAL_BELOW, type CParam, type CpuArg, type CpuKernelLibrary } from "../../ffi/cpu/compile.ts";
 import type { KernelFamily, KernelSignature } from "../../kernels/signature.ts";
 import type { Backend, LaunchArg, Storage } from "./backend.ts";
+import { BufferPool, type BufferPoolStats } from "./buffer-pool.ts";
+
+/** The most freed host memory the CPU pool keeps; past it the least recently freed goes to the collector. */
+export const CPU_POOL_LIMIT_BYTES = 512 * 2 ** 20;
 
 const preludePath = new URL("../../kernels/prelude-cpu.h", import.meta.url).pathname;
 
@@ -13,18 +17,51 @@ function paramsOf(kernel: KernelSignature): CParam[] {
 export class CpuBackend implements Backend {
   readonly device = "cpu" as const;
   private readonly libraries = new Map<string, CpuKernelLibrary>();
+  /** Freed buffers for reuse; the ones it lets go are left to the garbage collector. */
+  readonly #pool: BufferPool<ArrayBuffer>;
+  /** Buffers in the pool now, so a second free of one is ignored instead of pooling it twice. */
+  readonly #pooled = new WeakSet<ArrayBuffer>();
 
-  constructor(private readonly options: { tinycc?: boolean } = {}) {}
+  constructor(private readonly options: { tinycc?: boolean; poolLimitBytes?: number } = {}) {
+    this.#pool = new BufferPool<ArrayBuffer>(
+      {
+        device: "cpu",
+        allocate: (bytes) => new ArrayBuffer(bytes),
+        release: (buffer) => void this.#pooled.delete(buffer),
+        isOutOfMemory: (e) => e instanceof RangeError && /out of memory/i.test(e.message),
+      },
+      options.poolLimitBytes ?? CPU_POOL_LIMIT_BYTES,
+    );
+  }
 
   get description(): string {
     return `cpu (kernels: ${cpuCompilerName(this.options.tinycc)})`;
   }
 
-  alloc(bytes: number): Storage {
-    return { kind: "cpu", buffer: new ArrayBuffer(bytes) };
+  alloc(bytes: number, zero = true): Storage {
+    if (bytes === 0) return { kind: "cpu", buffer: new ArrayBuffer(0) };
+    const { storage, reused } = this.#pool.take(bytes);
+    this.#pooled.delete(storage);
+    // A new ArrayBuffer is zeroed already; a reused one holds its last user's bytes.
+    if (reused && zero) new Uint8Array(storage).fill(0);
+    return { kind: "cpu", buffer: storage };
   }
 
-  free(): void {}
+  /** The buffer goes to the pool (a second free of the same buffer is ignored). */
+  free(storage: Storage): void {
+    const buffer = host(storage);
+    if (buffer.byteLength === 0 || this.#pooled.has(buffer)) return;
+    this.#pooled.add(buffer);
+    this.#pool.give(buffer, buffer.byteLength);
+  }
+
+  trimPool(): number {
+    return this.#pool.trim();
+  }
+
+  get poolStats(): BufferPoolStats {
+    return this.#pool.stats;
+  }
 
   write(storage: Storage, byteOffset: number, src: ArrayBufferView): void {
     new Uint8Array(host(storage), byteOffset, src.byteLength).set(
@@ -58,6 +95,7 @@ export class CpuBackend implements Backend {
   synchronize(): void {}
 
   dispose(): void {
+    this.#pool.trim();
     for (const lib of this.libraries.values()) lib.close();
     this.libraries.clear();
   }

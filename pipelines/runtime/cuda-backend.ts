@@ -15,16 +15,18 @@ import {
   launch,
   type KernelArgValue,
 } from "../../ffi/cuda/driver.ts";
-import { CudaUnavailable, KernelCompileError } from "../../ffi/cuda/errors.ts";
+import { CudaError, CudaUnavailable, KernelCompileError } from "../../ffi/cuda/errors.ts";
 import { compileToPtx, nvrtcAvailability, nvrtcOptions, nvrtcVersion, pickArch, supportedArchs } from "../../ffi/cuda/nvrtc.ts";
 import type { GridRule, KernelFamily, KernelSignature } from "../../kernels/signature.ts";
 import type { Backend, DeviceName, LaunchArg, Storage } from "./backend.ts";
+import { BufferPool, type BufferPoolStats } from "./buffer-pool.ts";
 
 const PRELUDE_PATH = new URL("../../kernels/prelude-cuda.h", import.meta.url);
 const ELEMENTWISE_BLOCK = 256;
 /** Resident blocks per multiprocessor we aim for; beyond that a grid-stride loop just iterates. */
 const BLOCKS_PER_MULTIPROCESSOR = 32;
 const MAX_GRID_X = 2 ** 31 - 1;
+const CUDA_ERROR_OUT_OF_MEMORY = 2;
 
 /** Whether `cuda:N` could be used: libcuda, a device, and NVRTC. Never throws. */
 export function cudaBackendAvailability(): { ok: true; description: string } | { ok: false; reason: string } {
@@ -98,7 +100,9 @@ export class CudaBackend implements Backend {
   readonly #arch: number;
   readonly #modules = new Map<string, CudaModule>();
   readonly #compileFailures = new Map<string, string>();
+  /** Live allocations by address (pooled ones are in #pool, not here). */
   readonly #allocations = new Map<number, DeviceMemory>();
+  readonly #pool: BufferPool<DeviceMemory>;
   #disposed = false;
 
   constructor(device: DeviceName) {
@@ -117,6 +121,13 @@ export class CudaBackend implements Backend {
       throw e;
     }
     const gib = (this.#gpu.totalMemory / 2 ** 30).toFixed(1);
+    this.#pool = new BufferPool<DeviceMemory>({
+      device,
+      allocate: (bytes) => new DeviceMemory(bytes),
+      // cuMemFree waits for the device to finish using the memory before releasing it.
+      release: (memory) => memory[Symbol.dispose](),
+      isOutOfMemory: (e) => e instanceof CudaError && e.code === CUDA_ERROR_OUT_OF_MEMORY,
+    });
     this.description = `${device}: ${this.#gpu.name}, compute ${major}.${minor}, ${this.#gpu.multiprocessors} SMs, ${gib} GiB; ${available.description}; PTX for compute_${this.#arch}`;
   }
 
@@ -125,24 +136,39 @@ export class CudaBackend implements Backend {
     return this.#stream.handle;
   }
 
-  alloc(bytes: number): Storage {
+  alloc(bytes: number, zero = true): Storage {
+    if (this.#disposed) throw new Error(`${this.device} backend used after dispose()`);
     this.#gpu.makeCurrent();
     // cuMemAlloc rejects zero bytes; an empty tensor needs no memory, and address 0 is never read.
     if (bytes === 0) return { kind: "cuda", pointer: 0, bytes: 0 };
-    const memory = new DeviceMemory(bytes);
+    const { storage: memory } = this.#pool.take(bytes);
     this.#allocations.set(memory.address, memory);
-    fillBytes(memory.address, 0, bytes, this.#stream);
+    // Fresh memory holds garbage and pooled memory its last user's bytes; the fill is queued
+    // on the stream, so it runs after any work still using the buffer's previous contents.
+    if (zero) fillBytes(memory.address, 0, bytes, this.#stream);
     return { kind: "cuda", pointer: memory.address, bytes };
   }
 
+  /**
+   * The buffer goes back to the pool, not to the driver: work queued on the stream may still
+   * read it, and anything that reuses it is queued after that work.
+   */
   free(storage: Storage): void {
     const { pointer } = cudaStorage(storage, "free");
     const memory = this.#allocations.get(pointer);
-    if (!memory) return;
-    this.#gpu.makeCurrent();
-    // cuMemFree waits for the device to finish using the memory before releasing it.
-    memory[Symbol.dispose]();
+    if (!memory || this.#disposed) return;
     this.#allocations.delete(pointer);
+    this.#pool.give(memory, memory.bytes);
+  }
+
+  trimPool(): number {
+    if (this.#disposed) return 0;
+    this.#gpu.makeCurrent();
+    return this.#pool.trim();
+  }
+
+  get poolStats(): BufferPoolStats {
+    return this.#pool.stats;
   }
 
   write(storage: Storage, byteOffset: number, src: ArrayBufferView): void {
@@ -190,6 +216,7 @@ export class CudaBackend implements Backend {
     this.#disposed = true;
     this.#gpu.makeCurrent();
     this.#stream.synchronize();
+    this.#pool.trim();
     for (const memory of this.#allocations.values()) memory[Symbol.dispose]();
     this.#allocations.clear();
     for (const module of this.#modules.values()) module[Symbol.dispose]();

@@ -27,18 +27,73 @@ export interface OrtModelOptions {
   readonly externalDataDir?: string;
   /** Session config entries (`session.intra_op.allow_spinning` …). */
   readonly config?: Readonly<Record<string, string>>;
+  /**
+   * Intermediates in the process-wide CPU arena that other such models share, instead of an
+   * arena of this model's own: for models that run one after another, like a cut UNet's
+   * segments, whose intermediates then reuse memory that is still in cache.
+   */
+  readonly sharedCpuArena?: boolean;
 }
+
+/**
+ * An OrtValue over one tensor's memory, and the memory, dtype and shape it wraps, to tell
+ * whether a later call's tensor is that very one.
+ */
+interface Wrapped {
+  readonly value: Value;
+  /** CPU: the tensor's ArrayBuffer (kept alive by the Value); CUDA: the buffer's device address. */
+  readonly memory: ArrayBuffer | number;
+  readonly byteOffset: number;
+  readonly byteLength: number;
+  readonly dtype: DType;
+  readonly shape: readonly number[];
+}
+
+/** One input or output name: the Values it was given lately, most recent first. */
+interface Slot {
+  readonly recent: Wrapped[];
+  /** Whether recent[0] is what the IoBinding holds for the name now. */
+  bound: boolean;
+}
+
+/** The inputs or the outputs of a model's binding. */
+interface Side {
+  readonly inputs: boolean;
+  readonly slots: Map<string, Slot>;
+  boundCount: number;
+}
+
+/**
+ * Values kept per name. Two, because loops often alternate between two buffers (a sampler's
+ * x_t and x_t-1, or two same-sized pooled buffers trading places between runs): the
+ * alternation then finds its Value and only binds it again.
+ */
+const RECENT_PER_NAME = 2;
 
 /**
  * One ONNX model bound to a device. Inputs and outputs are our Tensors: the caller allocates the
  * outputs (their shapes are known from the inputs in every SD model) and ORT writes straight into
  * them, so nothing is copied on the CPU and nothing leaves the GPU on CUDA.
+ *
+ * Bindings persist between runs: a name whose tensor has the same memory (buffer and offset, or
+ * device address), byte length, dtype and shape as last time keeps its OrtValue and binding, so
+ * a loop over fixed buffers (a sampler's steps, a cut UNet's segments drawing on the backend's
+ * pool) makes no OrtValue and binds nothing. Anything else is bound anew, and a call with
+ * other names than the last clears the old ones first, so no stale binding is ever run.
  */
 export class OrtModel implements Disposable {
   readonly inputs: readonly TensorInfo[];
   readonly outputs: readonly TensorInfo[];
   readonly #binding: IoBinding;
   readonly #memoryInfo: MemoryInfo | undefined;
+  readonly #inputSide: Side = { inputs: true, slots: new Map(), boundCount: 0 };
+  readonly #outputSide: Side = { inputs: false, slots: new Map(), boundCount: 0 };
+  /**
+   * ORT copies an input at bind time when the session wants it on another device than it is
+   * (a CUDA session with an input some CPU node reads), so on CUDA inputs are bound again every
+   * run, from their kept OrtValues; a CPU session reads every input in place.
+   */
+  readonly #rebindInputs: boolean;
 
   private constructor(
     readonly path: string,
@@ -49,6 +104,7 @@ export class OrtModel implements Disposable {
     this.outputs = session.outputs;
     this.#binding = new IoBinding(session);
     this.#memoryInfo = backend.device === "cpu" ? undefined : MemoryInfo.cuda(Number(backend.device.slice(5)));
+    this.#rebindInputs = backend.device !== "cpu";
   }
 
   /** Loads `path` (external data next to it is found by ORT). A bad file is a ModelError naming it. */
@@ -60,6 +116,7 @@ export class OrtModel implements Disposable {
         graphOptimization: "all",
         ...(options.externalDataDir === undefined ? {} : { externalDataDir: options.externalDataDir }),
         ...(options.config ? { config: options.config } : {}),
+        ...(options.sharedCpuArena ? { sharedCpuArena: true } : {}),
         ...(backend.device === "cpu"
           ? {}
           : { cuda: { deviceId: Number(backend.device.slice(5)), stream: backend.stream } }),
@@ -81,26 +138,15 @@ export class OrtModel implements Disposable {
 
   /** Runs the model on `feeds`, writing into the preallocated `outputs`. */
   run(feeds: Readonly<Record<string, Tensor>>, outputs: Readonly<Record<string, Tensor>>): void {
-    const values: Value[] = [];
-    const binding = this.#binding;
     try {
-      for (const [name, tensor] of Object.entries(feeds)) {
-        const v = this.#value(tensor);
-        values.push(v);
-        binding.bindInput(name, v);
-      }
-      for (const [name, tensor] of Object.entries(outputs)) {
-        const v = this.#value(tensor);
-        values.push(v);
-        binding.bindOutput(name, v);
-      }
+      this.#bind(feeds, this.#inputSide);
+      this.#bind(outputs, this.#outputSide);
       this.#runBound();
     } catch (e) {
+      // Whatever was half bound goes; the next call starts afresh.
+      this.#unbindAll();
       if (e instanceof OrtError) throw new ModelError(`${this.path}: ${firstLine(e.message)}`);
       throw e;
-    } finally {
-      binding.clear();
-      for (const v of values) v.dispose();
     }
   }
 
@@ -114,6 +160,7 @@ export class OrtModel implements Disposable {
     const values: Value[] = [];
     const binding = this.#binding;
     const result: Record<string, Tensor> = {};
+    this.#unbindAll();
     try {
       for (const [name, tensor] of Object.entries(feeds)) {
         const v = this.#value(tensor);
@@ -145,6 +192,8 @@ export class OrtModel implements Disposable {
   }
 
   dispose(): void {
+    if (this.session.disposed) return;
+    this.#unbindAll();
     this.#binding.dispose();
     this.#memoryInfo?.dispose();
     this.session.dispose();
@@ -165,14 +214,106 @@ export class OrtModel implements Disposable {
     }
   }
 
+  /**
+   * Makes one side of the binding (inputs or outputs) hold exactly `tensors`, reusing the
+   * Values of tensors seen lately under the same name.
+   */
+  #bind(tensors: Readonly<Record<string, Tensor>>, side: Side): void {
+    // A name bound last time but not given now would still be run: then unbind this side first.
+    let kept = 0;
+    for (const name in tensors) if (side.slots.get(name)?.bound) kept++;
+    if (kept !== side.boundCount) this.#clear(side, tensors);
+    const binding = this.#binding;
+    for (const name in tensors) {
+      const t = tensors[name]!;
+      t.assertLive();
+      if (t.backend !== this.backend) {
+        throw new Error(`${this.path}: a tensor on ${t.device} was given to a model on ${this.backend.device}`);
+      }
+      let slot = side.slots.get(name);
+      if (slot === undefined) {
+        slot = { recent: [], bound: false };
+        side.slots.set(name, slot);
+      }
+      const recent = slot.recent;
+      if (slot.bound && wraps(recent[0]!, t)) {
+        if (side.inputs && this.#rebindInputs) binding.bindInput(name, recent[0]!.value);
+        continue;
+      }
+      let found = slot.bound ? 1 : 0;
+      while (found < recent.length && !wraps(recent[found]!, t)) found++;
+      const fresh = found === recent.length;
+      const entry = fresh ? this.#wrap(t) : recent[found]!;
+      try {
+        if (side.inputs) binding.bindInput(name, entry.value);
+        else binding.bindOutput(name, entry.value);
+      } catch (e) {
+        if (fresh) entry.value.dispose();
+        throw e;
+      }
+      if (!fresh) recent.splice(found, 1);
+      recent.unshift(entry);
+      while (recent.length > RECENT_PER_NAME) recent.pop()!.value.dispose();
+      if (!slot.bound) {
+        slot.bound = true;
+        side.boundCount++;
+      }
+    }
+  }
+
+  /** Unbinds one side; names not in `keep` also lose their Values. */
+  #clear(side: Side, keep?: Readonly<Record<string, Tensor>>): void {
+    if (side.boundCount > 0) {
+      if (side.inputs) this.#binding.clearInputs();
+      else this.#binding.clearOutputs();
+    }
+    for (const [name, slot] of side.slots) {
+      if (keep !== undefined && name in keep) {
+        slot.bound = false;
+        continue;
+      }
+      for (const w of slot.recent) w.value.dispose();
+      side.slots.delete(name);
+    }
+    side.boundCount = 0;
+  }
+
+  #unbindAll(): void {
+    this.#clear(this.#inputSide);
+    this.#clear(this.#outputSide);
+  }
+
+  #wrap(t: Tensor): Wrapped {
+    const storage = t.storage;
+    const shape = [...t.shape];
+    if (storage.kind === "cpu") {
+      const value = Value.fromTypedArray(t.dtype, shape, t.hostView() as never);
+      return { value, memory: storage.buffer, byteOffset: t.byteOffset, byteLength: t.byteLength, dtype: t.dtype, shape };
+    }
+    const value = Value.fromDevicePointer(this.#memoryInfo!, storage.pointer + t.byteOffset, t.byteLength, shape, t.dtype);
+    return { value, memory: storage.pointer, byteOffset: t.byteOffset, byteLength: t.byteLength, dtype: t.dtype, shape };
+  }
+
   #value(t: Tensor): Value {
     t.assertLive();
     if (t.backend !== this.backend) {
       throw new Error(`${this.path}: a tensor on ${t.device} was given to a model on ${this.backend.device}`);
     }
-    if (t.storage.kind === "cpu") return Value.fromTypedArray(t.dtype, t.shape, t.hostView() as never);
-    return Value.fromDevicePointer(this.#memoryInfo!, t.storage.pointer + t.byteOffset, t.byteLength, t.shape, t.dtype);
+    return this.#wrap(t).value;
   }
+}
+
+/** Whether `b` wraps exactly `t`'s memory, byte length, dtype and shape. */
+function wraps(b: Wrapped, t: Tensor): boolean {
+  const storage = t.storage;
+  const memory = storage.kind === "cpu" ? storage.buffer : storage.pointer;
+  if (b.memory !== memory || b.byteOffset !== t.byteOffset || b.dtype !== t.dtype) return false;
+  // A detached buffer's memory is gone: wrapping it afresh reports that.
+  if (storage.kind === "cpu" && (storage.buffer as ArrayBuffer & { detached?: boolean }).detached) return false;
+  const shape = t.shape;
+  if (b.shape.length !== shape.length) return false;
+  for (let i = 0; i < shape.length; i++) if (b.shape[i] !== shape[i]) return false;
+  return b.byteLength === t.byteLength;
 }
 
 /** Our dtype for an ONNX input/output, or undefined for types our tensors cannot hold. */

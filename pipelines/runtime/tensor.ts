@@ -34,9 +34,19 @@ export class Tensor implements Disposable {
     if (owner && storage.kind !== "cpu") leaked.register(this, { backend, storage }, this);
   }
 
+  /** A zero-filled tensor. */
   static empty(backend: Backend, dtype: DType, shape: readonly number[]): Tensor {
     const size = checkShape(shape);
     return new Tensor(backend, dtype, [...shape], backend.alloc(size * bytesPerElement[dtype]), 0, true);
+  }
+
+  /**
+   * A tensor whose contents are unspecified (a buffer from the backend's pool keeps its last
+   * user's bytes): for outputs that a model run or a kernel overwrites entirely.
+   */
+  static uninitialized(backend: Backend, dtype: DType, shape: readonly number[]): Tensor {
+    const size = checkShape(shape);
+    return new Tensor(backend, dtype, [...shape], backend.alloc(size * bytesPerElement[dtype], false), 0, true);
   }
 
   /** Copies host data onto the backend's device. */
@@ -46,7 +56,7 @@ export class Tensor implements Disposable {
       throw new RangeError(`tensor data has ${data.length} elements, shape [${shape.join(", ")}] needs ${size}`);
     }
     const host = data instanceof hostArrays[dtype] ? (data as HostArray) : toHostArray(dtype, data as ArrayLike<number>);
-    const t = Tensor.empty(backend, dtype, shape);
+    const t = Tensor.uninitialized(backend, dtype, shape);
     backend.write(t.storage, 0, host);
     return t;
   }

@@ -23,6 +23,8 @@ function fakeGpu(): Backend & { launches: number } {
       fake.launches++;
     },
     synchronize() {},
+    trimPool: () => 0,
+    poolStats: { reused: 0, allocated: 0, retries: 0, held: 0, heldBytes: 0 },
     dispose() {},
   };
   return fake;
