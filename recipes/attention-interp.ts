@@ -28,7 +28,7 @@ function stdinHasFrames(): boolean {
   }
 }
 
-await runRecipe(attentionInterp, async ({ config: c, options, log, progress, interrupted }) => {
+await runRecipe(attentionInterp, async ({ config: c, options, output, log, progress, interrupted }) => {
   const input = c.input ?? (stdinHasFrames() ? "-" : null);
   const builtIn = { meta: syntheticClipMeta({ frames: c.frames }), frames: syntheticClip({ frames: c.frames }) };
   const source = input === null ? builtIn : await openFrameSource(input);
@@ -41,7 +41,8 @@ await runRecipe(attentionInterp, async ({ config: c, options, log, progress, int
   log(`attention-interp: ${c.model} on ${ai.sd.backend.description}, ${c.controlnet_processor} ControlNet, ` +
     `${c.steps} DDIM steps at ${width}x${height}${img2img}`);
 
-  await using out = openFrameSink(c.out, c.original_output_size ? source.meta : { ...source.meta, width, height });
+  const outMeta = c.original_output_size ? source.meta : { ...source.meta, width, height };
+  await using out = openFrameSink(c.out, outMeta, output);
   const steps = progress({ label: "attention-interp steps" });
   const frames = ai.run(source.frames, {
     ...options,

@@ -11,13 +11,13 @@ import { openFrameSink } from "../pipelines/io/frame-sink.ts";
 import { openFrameSource } from "../pipelines/io/frame-source.ts";
 import { StableDiffusion } from "../pipelines/sd/stable-diffusion.ts";
 
-await runRecipe(img2img, async ({ config, options, log, progress, interrupted }) => {
+await runRecipe(img2img, async ({ config, options, output, log, progress, interrupted }) => {
   const source = await openFrameSource(config.input);
   using sd = await StableDiffusion.load(config.model, { device: config.device, log });
   const { width, height } = source.meta;
   log(`img2img: ${config.model} on ${sd.backend.description}, strength ${config.strength}, ${width}x${height}`);
 
-  await using out = openFrameSink(config.out, source.meta);
+  await using out = openFrameSink(config.out, source.meta, output);
   const bar = progress({ label: "img2img frames" });
   for await (const image of source.frames) {
     if (interrupted()) break;

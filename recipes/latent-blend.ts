@@ -15,14 +15,14 @@ import { latentBlend } from "../pipelines/cli/recipes/latent-blend.ts";
 import { openFrameSink } from "../pipelines/io/frame-sink.ts";
 import { LatentBlending } from "../pipelines/latent-blending/index.ts";
 
-await runRecipe(latentBlend, async ({ config: c, options, log, progress, interrupted }) => {
+await runRecipe(latentBlend, async ({ config: c, options, output, log, progress, interrupted }) => {
   const { keyframes, load, transition } = options;
   using lb = await LatentBlending.load({ ...load, log });
   const { width, height } = c.size;
   log(`latent-blend: ${c.model} on ${lb.sd.backend.description}, ${keyframes.length} keyframes, ${c.tree} tree, ` +
     `${c.steps} ${c.scheduler} steps at ${width}x${height}, distance ${lb.distance.name}`);
 
-  await using out = openFrameSink(c.out, lb.meta(transition));
+  await using out = openFrameSink(c.out, lb.meta(transition), output);
   const steps = progress({ label: "latent-blend steps" });
   let frames = 0;
   const video = lb.transition(keyframes, {

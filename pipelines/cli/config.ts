@@ -13,6 +13,8 @@ import { didYouMean } from "./did-you-mean.ts";
 import { hasFlag, kebab, parseFlags, type ParsedFlags, type ProgressFormat } from "./flags.ts";
 import { formatHelp } from "./help.ts";
 import { FieldIssue, type InferConfig, type Schema } from "./schema.ts";
+import { PROVENANCE_KEY } from "../io/frame-sink.ts";
+import { readPngText } from "../io/png-files.ts";
 
 /** <repository>/configs, found from this file's place in the tree (pipelines/cli/). */
 export const CONFIG_DIR = fileURLToPath(new URL("../../configs/", import.meta.url));
@@ -35,6 +37,8 @@ export interface LoadedConfig<S extends Schema> {
   verbose: boolean;
   quiet: boolean;
   progress: ProgressFormat;
+  /** --format as given (checked where the output is opened). */
+  format: string | undefined;
   positionals: string[];
   /** The YAML file read (as shown in messages), or null when the recipe has none. */
   configFile: string | null;
@@ -60,7 +64,7 @@ export function parseConfig<const S extends Schema>(schema: S, o: LoadConfigOpti
   }
 
   const flags = parseFlags(schema, argv, allowPositionals);
-  const layer = readLayer(schema, o, flags.config);
+  const layer = flags.fromPng === undefined ? readLayer(schema, o, flags.config) : readPngLayer(schema, o, flags.fromPng);
   const values: Record<string, unknown> = { ...defaults(schema), ...layer.values };
 
   for (const [key, given] of flags.overrides) {
@@ -91,6 +95,7 @@ export function parseConfig<const S extends Schema>(schema: S, o: LoadConfigOpti
     verbose: flags.verbose,
     quiet: flags.quiet,
     progress: flags.progress,
+    format: flags.format,
     positionals: flags.positionals,
     configFile: layer.file,
   };
@@ -164,6 +169,39 @@ function readLayer(
   if (typeof doc !== "object" || Array.isArray(doc))
     throw new UsageError(`${label}: expected a mapping of keys to values, got ${Array.isArray(doc) ? "a list" : typeof doc}`);
 
+  return { file, values: checkLayer(schema, doc, file) };
+}
+
+/** --from-png: the config embedded in a PNG this recipe wrote, as the layer below the flags. */
+function readPngLayer(schema: Schema, o: LoadConfigOptions, path: string): { file: string | null; values: Record<string, unknown> } {
+  const label = `--from-png ${showText(path)}`;
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(path);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw new UsageError(`${label}: cannot read the file: ${err.code === "ENOENT" ? "no such file" : firstLine(err.message)}`);
+  }
+  let text: string | undefined;
+  try {
+    text = readPngText(bytes, path)[PROVENANCE_KEY];
+  } catch (e) {
+    throw new UsageError(`${label}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  if (text === undefined) throw new UsageError(`${label}: the PNG carries no latentloom config (was it written by a recipe?)`);
+  let made: { recipe?: unknown; config?: unknown };
+  try {
+    made = JSON.parse(text);
+  } catch {
+    throw new UsageError(`${label}: its latentloom config is not valid JSON`);
+  }
+  if (made.recipe !== o.recipe) throw new UsageError(`${label}: it was made by ${String(made.recipe)}, not ${o.recipe}`);
+  if (typeof made.config !== "object" || made.config === null) throw new UsageError(`${label}: its latentloom config has no settings`);
+  return { file: path, values: checkLayer(schema, made.config, path) };
+}
+
+/** Checks a mapping of keys (or their aliases) to values against the schema; `file` names it in errors. */
+function checkLayer(schema: Schema, doc: object, file: string): Record<string, unknown> {
   const values: Record<string, unknown> = {};
   const keyOf = new Map(Object.entries(schema).flatMap(([key, f]) => [key, ...f.aliases].map((name) => [name, key] as const)));
   const spelled = new Map<string, string>();
@@ -181,7 +219,7 @@ function readLayer(
       throw new UsageError(`${file}: ${name} = ${showValue(raw)}: ${e.message}`);
     }
   }
-  return { file, values };
+  return values;
 }
 
 function firstLine(s: string): string {

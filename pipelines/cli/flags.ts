@@ -12,7 +12,8 @@ import { didYouMean } from "./did-you-mean.ts";
 import type { FieldKind, Schema } from "./schema.ts";
 
 /** Flags every recipe has, whatever its schema. */
-export const COMMON_FLAGS = ["config", "progress", "verbose", "quiet", "help"] as const;
+export const COMMON_FLAGS = ["config", "from-png", "format", "progress", "verbose", "quiet", "help"] as const;
+const VALUED_FLAGS: ReadonlySet<string> = new Set(["config", "from-png", "format", "progress"]);
 /** How progress is reported: a bar or plain lines for people, one JSON line per step for tools. */
 export const PROGRESS_FORMATS = ["text", "json"] as const;
 export type ProgressFormat = (typeof PROGRESS_FORMATS)[number];
@@ -23,6 +24,10 @@ export type KeyOverride = { flag: string; texts: string[] } | { flag: string; te
 
 export interface ParsedFlags {
   config: string | undefined;
+  /** A PNG we wrote, whose embedded config replaces the YAML layer. */
+  fromPng: string | undefined;
+  /** An output format (a video preset or png), checked where outputs are opened. */
+  format: string | undefined;
   progress: ProgressFormat;
   verbose: boolean;
   quiet: boolean;
@@ -63,13 +68,16 @@ export function parseFlags(schema: Schema, argv: readonly string[], allowPositio
   const table = flagTable(schema);
   const options: Record<string, { type: "string" | "boolean"; short?: string; multiple?: boolean }> = {};
   for (const [name, t] of table) {
-    const takesValue = "common" in t ? t.common === "config" || t.common === "progress" : !t.negated && schema[t.key]!.kind !== "boolean";
+    const takesValue = "common" in t ? VALUED_FLAGS.has(t.common) : !t.negated && schema[t.key]!.kind !== "boolean";
     options[name] = { type: takesValue ? "string" : "boolean" };
   }
   options.help = { type: "boolean", short: "h" };
 
   const { tokens } = parseArgs({ args: [...argv], options, strict: false, allowPositionals: true, tokens: true });
-  const out: ParsedFlags = { config: undefined, progress: "text", verbose: false, quiet: false, help: false, overrides: new Map(), positionals: [] };
+  const out: ParsedFlags = {
+    config: undefined, fromPng: undefined, format: undefined, progress: "text",
+    verbose: false, quiet: false, help: false, overrides: new Map(), positionals: [],
+  };
   // Kebab spellings only, so the suggestion shows the form --help prints.
   const known = [...table.keys()].filter((n) => !n.includes("_"));
 
@@ -95,6 +103,8 @@ export function parseFlags(schema: Schema, argv: readonly string[], allowPositio
 
     if ("common" in target) {
       if (target.common === "config") out.config = tok.value;
+      else if (target.common === "from-png") out.fromPng = tok.value;
+      else if (target.common === "format") out.format = tok.value;
       else if (target.common === "progress") out.progress = progressFormat(tok.value!, flag);
       else out[target.common] = true;
       continue;
@@ -112,6 +122,7 @@ export function parseFlags(schema: Schema, argv: readonly string[], allowPositio
     }
   }
   if (out.verbose && out.quiet) throw new UsageError("--verbose and --quiet cannot be used together");
+  if (out.config !== undefined && out.fromPng !== undefined) throw new UsageError("--config and --from-png cannot be used together: each replaces the YAML file");
   return out;
 }
 

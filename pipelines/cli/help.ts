@@ -40,6 +40,8 @@ export function formatHelp(schema: Schema, o: HelpOptions): string {
   lines.push(
     "",
     row("--config FILE", `read FILE instead of configs/${o.recipe}.yaml`),
+    row("--from-png FILE", "take the config a PNG from this recipe carries (flags still override)"),
+    row("--format NAME", "h264-mp4, webm, gif, prores or png, instead of what --out's extension says"),
     row("--progress text|json", "progress on stderr as text (default) or one JSON line per step"),
     row("--verbose", "show debug logs, and stack traces on errors"),
     row("--quiet", "no logs on stderr (errors still show)"),

@@ -12,10 +12,12 @@
  *
  *   runRecipe({ recipe: "txt2img", schema }, async ({ config, log, signal }) => { … });
  */
-import { LatentloomError } from "../errors.ts";
+import { LatentloomError, UsageError } from "../errors.ts";
+import { type FrameSinkOptions, OUTPUT_FORMATS, type OutputFormat, outputPath } from "../io/frame-sink.ts";
 import { createProgress, type Progress } from "../io/progress.ts";
 import { loadConfig, type LoadConfigOptions } from "./config.ts";
 import { hasFlag } from "./flags.ts";
+import { provenance } from "./provenance.ts";
 import { createLogger, writeStderr } from "./log.ts";
 import type { InferConfig, Schema } from "./schema.ts";
 
@@ -43,6 +45,8 @@ export interface ConfiguredContext<S extends Schema, O = undefined> extends Reci
   readonly options: O;
   /** Non-flag arguments; always empty unless the spec sets allowPositionals. */
   readonly positionals: readonly string[];
+  /** For openFrameSink: the --format asked for and how the output was made (its config). */
+  readonly output: FrameSinkOptions;
   /** The YAML file the config came from, null when none was read. */
   readonly configFile: string | null;
 }
@@ -126,7 +130,15 @@ async function run<S extends Schema, O>(spec: RecipeSpec<S, O> | undefined, main
       ({ verbose, quiet } = loaded);
       progressFormat = loaded.progress;
       const options = spec.options?.(loaded.config);
-      extra = { config: loaded.config, options, positionals: loaded.positionals, configFile: loaded.configFile };
+      const format = outputFormat(loaded.format);
+      // A --format that contradicts --out is a usage error now, not after the models have loaded.
+      const out = (loaded.config as Record<string, unknown>).out;
+      if (typeof out === "string") outputPath(out, format);
+      const output: FrameSinkOptions = {
+        format,
+        metadata: provenance(spec.recipe, spec.schema, loaded.config as Record<string, unknown>),
+      };
+      extra = { config: loaded.config, options, output, positionals: loaded.positionals, configFile: loaded.configFile };
     }
     const { log, debug } = createLogger({ verbose, quiet });
     const signal = controller.signal;
@@ -153,6 +165,12 @@ async function run<S extends Schema, O>(spec: RecipeSpec<S, O> | undefined, main
   if (stop === "sigint" || stop === "sigterm") finish(SIGNAL_EXIT[stop]);
   if (stop === "epipe") finish(0);
   detach();
+}
+
+function outputFormat(given: string | undefined): OutputFormat | null {
+  if (given === undefined) return null;
+  if ((OUTPUT_FORMATS as readonly string[]).includes(given)) return given as OutputFormat;
+  throw new UsageError(`--format ${given}: must be one of ${OUTPUT_FORMATS.join(", ")}`);
 }
 
 function isBrokenPipe(e: unknown): boolean {

@@ -100,7 +100,7 @@ export interface NumbersOptions extends ListOptions, BaseOptions<readonly number
   max?: number;
 }
 
-const RESERVED = new Set(["config", "progress", "verbose", "quiet", "help"]);
+const RESERVED = new Set(["config", "from_png", "format", "progress", "verbose", "quiet", "help"]);
 
 /**
  * Checks the key names (flat snake_case, none of the always-present flags, no `no_` prefix,

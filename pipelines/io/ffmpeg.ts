@@ -113,38 +113,63 @@ export function spawnDecoder(path: string, ffmpeg = requireFfmpeg()): FfmpegProc
   return { ...watch(proc, `decoding ${path}`), stdout: proc.stdout };
 }
 
-/** Output containers we encode to, and the ffmpeg arguments that do it. */
-const ENCODERS: Record<string, string[]> = {
+/**
+ * Video presets, named as ComfyUI's VideoHelperSuite users know them. Our y4m pipe is BT.601
+ * 4:4:4 at limited range; each preset converts it to the colours it tags (BT.709 for the HD ones).
+ */
+const BT709 = ["-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709", "-color_range", "tv"];
+const TO_BT709 = "scale=in_color_matrix=bt601:in_range=tv:out_color_matrix=bt709:out_range=tv";
+export const VIDEO_PRESETS = {
   // H.264 in yuv420p needs even sizes: pad by one black row/column rather than lose one.
-  ".mp4": [
-    "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2",
-    "-c:v", "libx264", "-pix_fmt", "yuv420p", "-crf", "18", "-preset", "medium",
-    "-colorspace", "smpte170m", "-color_range", "tv", "-movflags", "+faststart",
-  ],
-  ".webm": [
-    "-c:v", "libvpx-vp9", "-pix_fmt", "yuv420p", "-crf", "30", "-b:v", "0",
-    "-colorspace", "smpte170m", "-color_range", "tv",
-  ],
+  "h264-mp4": {
+    extension: ".mp4",
+    args: [
+      "-vf", `pad=ceil(iw/2)*2:ceil(ih/2)*2,${TO_BT709},format=yuv420p`,
+      "-c:v", "libx264", "-pix_fmt", "yuv420p", "-crf", "19", "-preset", "medium", ...BT709, "-movflags", "+faststart",
+    ],
+  },
+  webm: {
+    extension: ".webm",
+    args: ["-vf", `${TO_BT709},format=yuv420p`, "-c:v", "libvpx-vp9", "-pix_fmt", "yuv420p", "-crf", "30", "-b:v", "0", ...BT709],
+  },
   // One palette for the whole clip, made from every frame, for the least banding.
-  ".gif": ["-vf", "split[a][b];[a]palettegen[p];[b][p]paletteuse", "-loop", "0"],
-};
+  gif: { extension: ".gif", args: ["-vf", "split[a][b];[a]palettegen[p];[b][p]paletteuse", "-loop", "0"] },
+  // ProRes 422 HQ, 10-bit, for editing.
+  prores: {
+    extension: ".mov",
+    args: ["-vf", `${TO_BT709},format=yuv422p10le`, "-c:v", "prores_ks", "-profile:v", "3", "-pix_fmt", "yuv422p10le", ...BT709],
+  },
+} as const satisfies Record<string, { extension: string; args: readonly string[] }>;
+export type VideoPreset = keyof typeof VIDEO_PRESETS;
 
-export const VIDEO_OUTPUT_EXTENSIONS = Object.keys(ENCODERS);
+const PRESET_BY_EXTENSION = new Map(Object.entries(VIDEO_PRESETS).map(([name, p]) => [p.extension as string, name as VideoPreset]));
+export const VIDEO_OUTPUT_EXTENSIONS = [...PRESET_BY_EXTENSION.keys()];
 
 export function isVideoOutput(path: string): boolean {
-  return extname(path).toLowerCase() in ENCODERS;
+  return PRESET_BY_EXTENSION.has(extname(path).toLowerCase());
+}
+
+/** The preset a file name asks for by its extension (.mp4 → h264-mp4, .mov → prores …). */
+export function presetForPath(path: string): VideoPreset | undefined {
+  return PRESET_BY_EXTENSION.get(extname(path).toLowerCase());
 }
 
 /**
- * Spawns ffmpeg encoding the y4m stream written to `stdin` into `path` (.mp4, .webm, .gif).
+ * Spawns ffmpeg encoding the y4m stream written to `stdin` into `path` with a preset (by default
+ * the one its extension names: .mp4, .webm, .gif, .mov), tagging `metadata` into the container.
  * Close `stdin`, then await `finished()` for the file to be complete.
  */
-export function spawnEncoder(path: string, ffmpeg = requireFfmpeg()): FfmpegProcess & { stdin: ByteSink } {
-  const ext = extname(path).toLowerCase();
-  const args = ENCODERS[ext];
-  if (!args) {
+export function spawnEncoder(
+  path: string,
+  ffmpeg = requireFfmpeg(),
+  options: { preset?: VideoPreset; metadata?: Readonly<Record<string, string>> } = {},
+): FfmpegProcess & { stdin: ByteSink } {
+  const preset = options.preset ?? presetForPath(path);
+  if (!preset) {
     throw new FrameError(`cannot encode "${path}": video outputs are ${VIDEO_OUTPUT_EXTENSIONS.join(", ")}`);
   }
+  const metadata = Object.entries(options.metadata ?? {}).flatMap(([k, v]) => ["-metadata", `${k}=${v}`]);
+  const args = [...VIDEO_PRESETS[preset].args, ...metadata];
   makeFolder(dirname(path));
   const proc = Bun.spawn({
     cmd: [ffmpeg, ...COMMON, "-y", "-f", "yuv4mpegpipe", "-i", "-", ...args, path],

@@ -30,10 +30,44 @@ export function decodePng(bytes: Uint8Array, name = "PNG"): Frame {
   return { width: png.width, height: png.height, data };
 }
 
-export function encodePng(frame: Frame): Uint8Array {
+/** 8-bit RGB PNG bytes; `text` becomes tEXt chunks (keyword → Latin-1 text) right after IHDR. */
+export function encodePng(frame: Frame, text: Readonly<Record<string, string>> = {}): Uint8Array {
   const png = new PNG({ width: frame.width, height: frame.height, colorType: 2, inputColorType: 2, inputHasAlpha: false });
   png.data = Buffer.from(frame.data.buffer, frame.data.byteOffset, frame.data.byteLength);
-  return PNG.sync.write(png, { colorType: 2, inputColorType: 2, inputHasAlpha: false });
+  const bytes = PNG.sync.write(png, { colorType: 2, inputColorType: 2, inputHasAlpha: false });
+  const chunks = Object.entries(text).map(([keyword, value]) => pngChunk("tEXt", Buffer.from(`${keyword}\0${value}`, "latin1")));
+  if (chunks.length === 0) return bytes;
+  // signature (8) + IHDR (4 length + 4 type + 13 data + 4 CRC)
+  const afterIhdr = 8 + 25;
+  return Buffer.concat([bytes.subarray(0, afterIhdr), ...chunks, bytes.subarray(afterIhdr)]);
+}
+
+function pngChunk(type: string, data: Uint8Array): Uint8Array {
+  const out = Buffer.alloc(12 + data.length);
+  out.writeUInt32BE(data.length, 0);
+  out.write(type, 4, "latin1");
+  out.set(data, 8);
+  out.writeUInt32BE(Bun.hash.crc32(out.subarray(4, 8 + data.length)) >>> 0, 8 + data.length);
+  return out;
+}
+
+/** The tEXt chunks of a PNG (keyword → text), read up to the image data; a non-PNG is a FrameError. */
+export function readPngText(bytes: Uint8Array, name = "PNG"): Record<string, string> {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (buf.length < 8 || buf.readUInt32BE(0) !== 0x89504e47) throw new FrameError(`${name}: not a PNG file`);
+  const text: Record<string, string> = {};
+  for (let at = 8; at + 12 <= buf.length; ) {
+    const length = buf.readUInt32BE(at);
+    const type = buf.toString("latin1", at + 4, at + 8);
+    if (type === "IDAT" || type === "IEND" || at + 12 + length > buf.length) break;
+    if (type === "tEXt") {
+      const data = buf.subarray(at + 8, at + 8 + length);
+      const zero = data.indexOf(0);
+      if (zero > 0) text[data.toString("latin1", 0, zero)] = data.toString("latin1", zero + 1);
+    }
+    at += 12 + length;
+  }
+  return text;
 }
 
 export async function readPngFile(path: string): Promise<Frame> {
@@ -46,11 +80,11 @@ export async function readPngFile(path: string): Promise<Frame> {
  * Writes one PNG, creating its parent folders. The bytes go to a temporary name that is renamed
  * into place, so an interrupted run never leaves a half-written PNG under the real name.
  */
-export async function writePngFile(path: string, frame: Frame): Promise<void> {
+export async function writePngFile(path: string, frame: Frame, text: Readonly<Record<string, string>> = {}): Promise<void> {
   makeFolder(dirname(path));
   const partial = join(dirname(path), `.${basename(path)}.partial-${process.pid}`);
   try {
-    await Bun.write(partial, encodePng(frame));
+    await Bun.write(partial, encodePng(frame, text));
     renameSync(partial, path);
   } catch (e) {
     rmSync(partial, { force: true });
@@ -105,7 +139,7 @@ export function numberedPngName(index: number, prefix = ""): string {
 }
 
 /** A folder of 00001.png, 00002.png, … written as frames come. */
-export function createPngFolderWriter(dir: string, meta: StreamMeta): FrameWriter {
+export function createPngFolderWriter(dir: string, meta: StreamMeta, text: Readonly<Record<string, string>> = {}): FrameWriter {
   makeFolder(dir);
   if (!statSync(dir).isDirectory()) throw new FrameError(`output folder ${dir} is not a folder`);
   let count = 0;
@@ -115,7 +149,7 @@ export function createPngFolderWriter(dir: string, meta: StreamMeta): FrameWrite
       if (closed) throw new FrameError("PNG folder writer: write after close");
       checkFrameSize(frame, meta, "PNG folder writer");
       count++;
-      await writePngFile(join(dir, numberedPngName(count)), frame);
+      await writePngFile(join(dir, numberedPngName(count)), frame, text);
     },
     async close(): Promise<void> {
       closed = true;
@@ -128,7 +162,7 @@ export function createPngFolderWriter(dir: string, meta: StreamMeta): FrameWrite
  * renamed name-00001.png and the rest follow as name-00002.png, … — decided as frames come,
  * since how many there will be is not known up front.
  */
-export function createPngFileWriter(path: string, meta: StreamMeta): FrameWriter {
+export function createPngFileWriter(path: string, meta: StreamMeta, text: Readonly<Record<string, string>> = {}): FrameWriter {
   const stem = path.replace(/\.png$/i, "");
   makeFolder(dirname(path));
   let count = 0;
@@ -138,9 +172,9 @@ export function createPngFileWriter(path: string, meta: StreamMeta): FrameWriter
       if (closed) throw new FrameError("PNG writer: write after close");
       checkFrameSize(frame, meta, "PNG writer");
       count++;
-      if (count === 1) return writePngFile(path, frame);
+      if (count === 1) return writePngFile(path, frame, text);
       if (count === 2) renameSync(path, numberedPngName(1, stem + "-"));
-      await writePngFile(numberedPngName(count, stem + "-"), frame);
+      await writePngFile(numberedPngName(count, stem + "-"), frame, text);
     },
     async close(): Promise<void> {
       closed = true;

@@ -66,6 +66,7 @@ describe("parseConfig", () => {
         verbose: false,
         quiet: false,
         progress: "text",
+        format: undefined,
         positionals: [],
         configFile: null,
       });

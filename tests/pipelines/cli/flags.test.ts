@@ -14,6 +14,8 @@ describe("parseFlags", () => {
     const r = parseFlags(schema, ["--negative_prompt", "blur", "--prompts", "a", "--tiling", "--prompts=b", "--no-seed", "--config", "c.yaml"], false);
     expect({ ...r, overrides: Object.fromEntries(r.overrides) }).toEqual({
       config: "c.yaml",
+      fromPng: undefined,
+      format: undefined,
       progress: "text",
       verbose: false,
       quiet: false,

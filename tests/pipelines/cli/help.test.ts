@@ -40,6 +40,8 @@ describe("formatHelp", () => {
           '                                wraps to the next line (default: "tiny")',
           "",
           "  --config FILE                 read FILE instead of configs/txt2img.yaml",
+          "  --from-png FILE               take the config a PNG from this recipe carries (flags still override)",
+          "  --format NAME                 h264-mp4, webm, gif, prores or png, instead of what --out's extension says",
           "  --progress text|json          progress on stderr as text (default) or one JSON line per step",
           "  --verbose                     show debug logs, and stack traces on errors",
           "  --quiet                       no logs on stderr (errors still show)",

@@ -232,6 +232,6 @@ describe.skipIf(!ffmpeg)("with a real ffmpeg", () => {
   });
 
   test("spawnEncoder rejects containers it does not know, listing those it does", () => {
-    expect(() => spawnEncoder(join(root, "x.avi"))).toThrow('cannot encode "' + join(root, "x.avi") + '": video outputs are .mp4, .webm, .gif');
+    expect(() => spawnEncoder(join(root, "x.avi"))).toThrow('cannot encode "' + join(root, "x.avi") + '": video outputs are .mp4, .webm, .gif, .mov');
   });
 });

@@ -109,7 +109,7 @@ describe("openFrameSink", () => {
         }
       })();
       expect(err).toBeInstanceOf(UsageError);
-      expect(err!.message).toMatch(/^unknown output ".*x\.tiff": expected "-" \(stdout, y4m\), a folder ending in "\/", or a file ending in \.y4m, \.ppm, \.rgb, \.raw, \.png, \.mp4, \.webm, \.gif$/);
+      expect(err!.message).toMatch(/^unknown output ".*x\.tiff": expected "-" \(stdout, y4m\), a folder ending in "\/", or a file ending in \.y4m, \.ppm, \.rgb, \.raw, \.png, \.mp4, \.webm, \.gif, \.mov$/);
     });
   });
 
