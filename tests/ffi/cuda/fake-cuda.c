@@ -64,16 +64,39 @@ CUresult cuEventElapsedTime_v2(float *ms, void *start, void *end) {
 }
 CUresult cuEventDestroy_v2(void *e) { if (!is(e, 'E')) return INVALID_HANDLE; free(e); return OK; }
 
+/* Device memory: FAKE_CUDA_MEMORY_LIMIT (bytes, read once) caps what may be allocated at a time,
+ * so tests can run a device out of memory; each block keeps its size in a 16-byte header. */
+static size_t live_bytes = 0;
+static size_t memory_limit(void) {
+  static int known = 0;
+  static size_t limit = 0;
+  if (!known) {
+    const char *v = getenv("FAKE_CUDA_MEMORY_LIMIT");
+    limit = v ? (size_t)strtoull(v, 0, 10) : 0;
+    known = 1;
+  }
+  return limit;
+}
 CUresult cuMemAlloc_v2(unsigned long long *dptr, size_t bytes) {
   if (!current) return INVALID_CONTEXT;
   if (bytes == 0) return INVALID_VALUE;
   if (bytes > ((size_t)1 << 34)) return OUT_OF_MEMORY;
-  void *p = malloc(bytes);
-  memset(p, 0xAB, bytes); /* garbage, so a missing memset shows */
-  *dptr = (unsigned long long)(size_t)p;
+  if (memory_limit() && live_bytes + bytes > memory_limit()) return OUT_OF_MEMORY;
+  char *block = malloc(bytes + 16);
+  *(size_t *)block = bytes;
+  live_bytes += bytes;
+  memset(block + 16, 0xAB, bytes); /* garbage, so a missing memset shows */
+  *dptr = (unsigned long long)(size_t)(block + 16);
   return OK;
 }
-CUresult cuMemFree_v2(unsigned long long dptr) { free((void *)(size_t)dptr); return OK; }
+/* Not a driver symbol: lets tests see how much fake device memory is allocated. */
+size_t fake_cuda_live_bytes(void) { return live_bytes; }
+CUresult cuMemFree_v2(unsigned long long dptr) {
+  char *block = (char *)(size_t)dptr - 16;
+  live_bytes -= *(size_t *)block;
+  free(block);
+  return OK;
+}
 CUresult cuMemcpyHtoDAsync_v2(unsigned long long dst, const void *src, size_t n, void *s) {
   if (!is(s, 'S')) return INVALID_HANDLE;
   memcpy((void *)(size_t)dst, src, n);

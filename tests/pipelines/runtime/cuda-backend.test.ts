@@ -1,4 +1,7 @@
-import { describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { CudaUnavailable } from "../../../ffi/cuda/errors.ts";
 import { blend } from "../../../kernels/blend.ts";
 import {
@@ -123,5 +126,59 @@ describe.skipIf(!availability.ok)("on cuda:0", () => {
     for (let i = 0; i < n; i++) worst = Math.max(worst, Math.abs(got[i]! - (a[i]! + 0.3 * (b[i]! - a[i]!))));
     expect(worst).toBeLessThan(1e-6);
     expect(backend.stream).toBeGreaterThan(0);
+  });
+});
+
+/**
+ * The buffer pool on the CUDA backend, against tests/ffi/cuda/fake-cuda.c (host memory behind
+ * the driver API) limited to 1 MiB of "device" memory, in a child process so the fake library
+ * is the one loaded.
+ */
+const cc = Bun.which("cc") ?? Bun.which("gcc") ?? Bun.which("clang");
+if (!cc || process.platform !== "linux") console.warn("skipping the CUDA pool tests: they need Linux and a C compiler to build fake-cuda.c");
+
+describe.skipIf(!cc || process.platform !== "linux")("CudaBackend's buffer pool, on a fake 1 MiB device", () => {
+  const dir = mkdtempSync(join(tmpdir(), "latentloom-cuda-pool-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const run = (() => {
+    if (!cc || process.platform !== "linux") return { exitCode: -1, stderr: "", result: {} as Record<string, any> };
+    const lib = join(dir, "libfake-cuda.so");
+    const build = Bun.spawnSync([cc, "-shared", "-fPIC", "-O1", "-o", lib, join(import.meta.dir, "../../ffi/cuda/fake-cuda.c")], { stderr: "pipe" });
+    if (build.exitCode !== 0) throw new Error(`building fake-cuda.c failed: ${build.stderr}`);
+    const child = Bun.spawnSync([process.execPath, join(import.meta.dir, "cuda-pool-fixture.ts")], {
+      env: { ...process.env, LATENTLOOM_CUDA_LIB: lib, LATENTLOOM_NVRTC_LIB: lib, LATENTLOOM_CACHE: join(dir, "cache"), FAKE_CUDA_MEMORY_LIMIT: String(2 ** 20) },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    const stdout = child.stdout.toString();
+    return { exitCode: child.exitCode, stderr: child.stderr.toString(), result: stdout ? JSON.parse(stdout) : {} };
+  })();
+  const r = run.result;
+
+  test("the fixture runs to the end", () => {
+    expect({ exitCode: run.exitCode, stderr: run.stderr }).toEqual({ exitCode: 0, stderr: "" });
+  });
+  test("a disposed tensor's memory stays with the pool, not the driver", () => {
+    expect(r.heldAfterFree).toEqual({ live: 1024, stats: { reused: 0, allocated: 1, retries: 0, held: 1, heldBytes: 1024 } });
+  });
+  test("the next tensor of that size gets the same device buffer, zeroed unless asked otherwise", () => {
+    expect([r.reusedAddress, r.reusedIsZeroed]).toEqual([true, true]);
+    expect(r.uninitializedKeepsBytes).toEqual([5, 6, 7, 8]);
+    expect(r.afterReuse).toEqual({ live: 1024, stats: { reused: 2, allocated: 1, retries: 0, held: 1, heldBytes: 1024 } });
+  });
+  test("out of memory frees the pool and retries once", () => {
+    expect(r.retry).toEqual({ retries: 1, live: 700 * 1024, held: 0 });
+  });
+  test("out of memory after that is one error naming the size", () => {
+    expect(r.tooBig).toEqual({
+      isOutOfDeviceMemory: true,
+      message:
+        "cuda:0: out of memory allocating 2.0 MiB (2097152 bytes), even after freeing 700.0 KiB of pooled buffers: " +
+        "cuMemAlloc_v2(2097152 bytes) failed: CUDA_ERROR_OUT_OF_MEMORY (2): out of memory",
+      live: 0,
+    });
+  });
+  test("trimPool and dispose give the memory back to the driver", () => {
+    expect([r.trimmed, r.afterTrim, r.afterDispose]).toEqual([32 * 1024, 64 * 1024, 0]);
   });
 });
