@@ -8,6 +8,7 @@ import { blend } from "../../kernels/blend.ts";
 import { edges } from "../../kernels/edges.ts";
 import { image } from "../../kernels/image.ts";
 import { mask } from "../../kernels/mask.ts";
+import { patchmatch } from "../../kernels/patchmatch.ts";
 import type { DType, KernelFamily } from "../../kernels/signature.ts";
 import type { Backend } from "../../pipelines/runtime/backend.ts";
 import { CpuBackend } from "../../pipelines/runtime/cpu-backend.ts";
@@ -17,6 +18,7 @@ import { blendCases } from "./ref/blend.ts";
 import { edgesCases } from "./ref/edges.ts";
 import { imageCases } from "./ref/image.ts";
 import { maskCases } from "./ref/mask.ts";
+import { patchmatchCases } from "./ref/patchmatch.ts";
 import { TestRng, type KernelCase } from "./ref/case.ts";
 import { cudaBackendsForTests } from "./cuda-backends.ts";
 
@@ -25,6 +27,7 @@ const families: [KernelFamily, KernelCase[]][] = [
   [image, imageCases],
   [mask, maskCases],
   [edges, edgesCases],
+  [patchmatch, patchmatchCases],
 ];
 
 const backends: [string, () => Backend][] = [
