@@ -28,10 +28,32 @@ interface Shape {
   readonly shape: readonly number[];
 }
 
+interface Named extends Shape {
+  readonly name: string;
+}
+
+/** One segment's part of a run, for one set of input shapes. */
+interface Step {
+  readonly inputs: readonly string[];
+  readonly outputs: readonly Named[];
+  /** Tensors whose last reader this segment is: released after it. */
+  readonly dying: readonly string[];
+  /** The records handed to OrtModel.run, refilled every run (same keys, so the same object shape). */
+  readonly feeds: Record<string, Tensor>;
+  readonly produced: Record<string, Tensor>;
+}
+
+/** Everything a run with these input shapes needs, worked out once on the run that learnt them. */
+interface Schedule {
+  readonly feeds: readonly Named[];
+  readonly steps: readonly Step[];
+}
+
 export class SegmentedModel implements Disposable {
   readonly #models: OrtModel[];
-  /** Input-shape signature → tensor name → dtype and shape. */
-  readonly #shapes = new Map<string, Map<string, Shape>>();
+  /** Input-shape signature → schedule. */
+  readonly #schedules = new Map<string, Schedule>();
+  #last: Schedule | undefined;
 
   private constructor(
     readonly plan: CutPlan,
@@ -64,13 +86,55 @@ export class SegmentedModel implements Disposable {
    * written into those tensors. `onCut` sees each cut tensor once, in plan order.
    */
   run(feeds: Readonly<Record<string, Tensor>>, outputs: Readonly<Record<string, Tensor>>, onCut: CutCallback): void {
-    const signature = Object.entries(feeds)
-      .map(([n, t]) => `${n}:${t.dtype}[${t.shape}]`)
-      .sort()
-      .join(";");
-    let shapes = this.#shapes.get(signature);
-    const learning = !shapes;
-    shapes ??= new Map();
+    const schedule = this.#scheduleFor(feeds);
+    if (!schedule) return this.#learn(feeds, outputs, onCut);
+    // Work between segment runs is done with caches cold from the last run, so this path does
+    // as little as it can: no strings, no entries arrays, the same records every time.
+    const live = new Map<string, Tensor>();
+    for (const name in feeds) live.set(name, feeds[name]!);
+    const owned = new Set<Tensor>();
+    const release = (t: Tensor) => {
+      if (owned.delete(t)) t.dispose();
+    };
+    const steps = schedule.steps;
+    try {
+      for (let k = 0; k < steps.length; k++) {
+        const step = steps[k]!;
+        const model = this.#models[k]!;
+        const stepFeeds = step.feeds;
+        for (const name of step.inputs) {
+          const t = live.get(name);
+          if (!t) throw new ModelError(`${model.path}: input "${name}" was neither fed nor made by an earlier segment`);
+          stepFeeds[name] = t;
+        }
+        const produced = step.produced;
+        for (const o of step.outputs) {
+          let t = outputs[o.name];
+          if (t === undefined) {
+            t = Tensor.uninitialized(this.backend, o.dtype, o.shape);
+            owned.add(t);
+          }
+          produced[o.name] = t;
+          live.set(o.name, t);
+        }
+        model.run(stepFeeds, produced);
+        const cut = this.plan.segments[k]!.cut;
+        if (cut !== null) this.#cut(k, cut, live, onCut, release);
+        for (const name of step.dying) {
+          const t = live.get(name);
+          live.delete(name);
+          if (t) release(t);
+        }
+      }
+    } finally {
+      for (const t of live.values()) release(t);
+      for (const t of owned) t.dispose();
+    }
+  }
+
+  /** The first run for a set of input shapes: ORT allocates the intermediates, and we note their shapes. */
+  #learn(feeds: Readonly<Record<string, Tensor>>, outputs: Readonly<Record<string, Tensor>>, onCut: CutCallback): void {
+    const shapes = new Map<string, Shape>();
     const live = new Map<string, Tensor>(Object.entries(feeds));
     /** Intermediates this run made and has not disposed yet. */
     const owned = new Set<Tensor>();
@@ -86,38 +150,18 @@ export class SegmentedModel implements Disposable {
           if (!t) throw new ModelError(`${model.path}: input "${name}" was neither fed nor made by an earlier segment`);
           inputs[name] = t;
         }
-        let produced: Record<string, Tensor>;
-        if (learning) {
-          produced = model.runAllocating(inputs, segment.outputs);
-          for (const [name, t] of Object.entries(produced)) {
-            shapes!.set(name, { dtype: t.dtype, shape: t.shape });
-            const target = outputs[name];
-            if (target) {
-              target.backend.copy(target.storage, target.byteOffset, t.storage, t.byteOffset, t.byteLength);
-              t.dispose();
-              produced[name] = target;
-            } else owned.add(t);
-          }
-        } else {
-          produced = {};
-          for (const name of segment.outputs) {
-            const s = shapes!.get(name)!;
-            const t = outputs[name] ?? Tensor.uninitialized(this.backend, s.dtype, s.shape);
-            if (!outputs[name]) owned.add(t);
-            produced[name] = t;
-          }
-          model.run(inputs, produced);
+        const produced = model.runAllocating(inputs, segment.outputs);
+        for (const [name, t] of Object.entries(produced)) {
+          shapes.set(name, { dtype: t.dtype, shape: t.shape });
+          const target = outputs[name];
+          if (target) {
+            target.backend.copy(target.storage, target.byteOffset, t.storage, t.byteOffset, t.byteLength);
+            t.dispose();
+            produced[name] = target;
+          } else owned.add(t);
         }
         for (const [name, t] of Object.entries(produced)) live.set(name, t);
-        if (segment.cut !== null) {
-          const original = live.get(segment.cut)!;
-          const replacement = onCut(k, original);
-          if (replacement && replacement !== original) {
-            checkReplacement(segment.cut, original, replacement);
-            live.set(segment.cut, replacement);
-            release(original);
-          }
-        }
+        if (segment.cut !== null) this.#cut(k, segment.cut, live, onCut, release);
         for (const name of segment.inputs) {
           if (this.plan.lastUse[name] === k) {
             const t = live.get(name);
@@ -126,11 +170,42 @@ export class SegmentedModel implements Disposable {
           }
         }
       });
-      if (learning) this.#shapes.set(signature, shapes);
+      const schedule: Schedule = {
+        feeds: Object.entries(feeds).map(([name, t]) => ({ name, dtype: t.dtype, shape: [...t.shape] })),
+        steps: this.plan.segments.map((segment, k) => ({
+          inputs: segment.inputs,
+          outputs: segment.outputs.map((name) => ({ name, ...shapes.get(name)! })),
+          dying: segment.inputs.filter((name) => this.plan.lastUse[name] === k),
+          feeds: {},
+          produced: {},
+        })),
+      };
+      this.#schedules.set(signatureOf(feeds), schedule);
+      this.#last = schedule;
     } finally {
       for (const t of live.values()) release(t);
       for (const t of owned) t.dispose();
     }
+  }
+
+  /** Hands the cut tensor to `onCut` and puts a replacement, if any, in its place. */
+  #cut(k: number, name: string, live: Map<string, Tensor>, onCut: CutCallback, release: (t: Tensor) => void): void {
+    const original = live.get(name)!;
+    const replacement = onCut(k, original);
+    if (replacement && replacement !== original) {
+      checkReplacement(name, original, replacement);
+      live.set(name, replacement);
+      release(original);
+    }
+  }
+
+  /** The schedule for these feeds' shapes: usually the last one, checked without building a key. */
+  #scheduleFor(feeds: Readonly<Record<string, Tensor>>): Schedule | undefined {
+    const last = this.#last;
+    if (last !== undefined && sameShapes(last.feeds, feeds)) return last;
+    const found = this.#schedules.get(signatureOf(feeds));
+    if (found !== undefined) this.#last = found;
+    return found;
   }
 
   dispose(): void {
@@ -140,6 +215,25 @@ export class SegmentedModel implements Disposable {
   [Symbol.dispose](): void {
     this.dispose();
   }
+}
+
+function signatureOf(feeds: Readonly<Record<string, Tensor>>): string {
+  return Object.entries(feeds)
+    .map(([n, t]) => `${n}:${t.dtype}[${t.shape}]`)
+    .sort()
+    .join(";");
+}
+
+function sameShapes(known: readonly Named[], feeds: Readonly<Record<string, Tensor>>): boolean {
+  let count = 0;
+  for (const _ in feeds) count++;
+  if (count !== known.length) return false;
+  for (const k of known) {
+    const t = feeds[k.name];
+    if (t === undefined || t.dtype !== k.dtype || t.shape.length !== k.shape.length) return false;
+    for (let i = 0; i < k.shape.length; i++) if (t.shape[i] !== k.shape[i]) return false;
+  }
+  return true;
 }
 
 function checkReplacement(name: string, original: Tensor, replacement: Tensor): void {

@@ -20,7 +20,7 @@ export class CpuBackend implements Backend {
   /** Freed buffers for reuse; the ones it lets go are left to the garbage collector. */
   readonly #pool: BufferPool<ArrayBuffer>;
   /** Buffers in the pool now, so a second free of one is ignored instead of pooling it twice. */
-  readonly #pooled = new WeakSet<ArrayBuffer>();
+  readonly #pooled = new Set<ArrayBuffer>();
 
   constructor(private readonly options: { tinycc?: boolean; poolLimitBytes?: number } = {}) {
     this.#pool = new BufferPool<ArrayBuffer>(

@@ -137,7 +137,8 @@ export class Tensor implements Disposable {
     if (this.disposed) return;
     this.disposed = true;
     if (this.owner) {
-      leaked.unregister(this);
+      // Only device memory was registered (the collector takes host memory by itself).
+      if (this.storage.kind !== "cpu") leaked.unregister(this);
       this.backend.free(this.storage);
     }
   }
