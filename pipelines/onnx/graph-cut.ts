@@ -19,9 +19,10 @@ import { onnx } from "onnx-proto";
 import { cacheDir } from "../../ffi/cache-dir.ts";
 import { ModelError } from "../errors.ts";
 import { GraphIndex, hasSubgraph } from "./graph-index.ts";
+import { type InferredShape, inferShapes, shapedValueInfo } from "./shape-inference.ts";
 
 /** Bump when the planner or the segment encoding would produce different files. */
-export const GRAPH_CUT_VERSION = "1";
+export const GRAPH_CUT_VERSION = "3";
 
 export interface Segment {
   /** The cut tensor this segment ends at; null for the last segment (graph outputs). */
@@ -108,8 +109,16 @@ function planWithNodes(ix: GraphIndex, cuts: readonly string[]): { plan: CutPlan
   return { plan, segments };
 }
 
-/** The ModelProto of every segment (initializer protos shared with `model`, external data untouched). */
-export function segmentModels(model: onnx.IModelProto, cuts: readonly string[]): { plan: CutPlan; models: onnx.ModelProto[] } {
+/**
+ * The ModelProto of every segment (initializer protos shared with `model`, external data
+ * untouched). `shapes` (shape-inference.ts) are declared on the tensors segments pass on, so ORT
+ * optimises each segment as it would the same nodes inside the whole model.
+ */
+export function segmentModels(
+  model: onnx.IModelProto,
+  cuts: readonly string[],
+  shapes: ReadonlyMap<string, InferredShape> = new Map(),
+): { plan: CutPlan; models: onnx.ModelProto[] } {
   const ix = new GraphIndex(model.graph ?? {});
   const { plan, segments } = planWithNodes(ix, cuts);
   const models = segments.map((seg, k) => {
@@ -119,8 +128,8 @@ export function segmentModels(model: onnx.IModelProto, cuts: readonly string[]):
       name: `${model.graph?.name ?? "graph"}_segment_${k}`,
       node: nodes,
       initializer: [...ix.initializers.values()].filter((t) => used.has(t.name!)),
-      input: seg.inputs.map((t) => typedInfo(ix, t)),
-      output: seg.outputs.map((t) => typedInfo(ix, t)),
+      input: seg.inputs.map((t) => typedInfo(ix, t, shapes)),
+      output: seg.outputs.map((t) => typedInfo(ix, t, shapes)),
     });
     return onnx.ModelProto.create({
       irVersion: model.irVersion,
@@ -133,8 +142,11 @@ export function segmentModels(model: onnx.IModelProto, cuts: readonly string[]):
   return { plan, models };
 }
 
-function typedInfo(ix: GraphIndex, tensor: string): onnx.IValueInfoProto {
+function typedInfo(ix: GraphIndex, tensor: string, shapes: ReadonlyMap<string, InferredShape>): onnx.IValueInfoProto {
   const declared = ix.valueInfo(tensor);
+  if (declared?.type?.tensorType?.elemType && declared.type.tensorType.shape) return declared;
+  const inferred = shapes.get(tensor);
+  if (inferred) return shapedValueInfo(tensor, inferred);
   if (declared?.type?.tensorType?.elemType) return declared;
   const elemType = ix.elemType(tensor);
   if (!elemType) throw new ModelError(`cannot cut here: the element type of "${tensor}" is unknown`);
@@ -164,7 +176,8 @@ export function cachedSegments(modelPath: string, modelBytes: Uint8Array, model:
   const externalDataDir = dirname(modelPath);
   const planPath = join(dir, "plan.json");
   if (!existsSync(planPath)) {
-    const { plan, models } = segmentModels(model, cuts);
+    const passed = planCuts(model, cuts).segments.flatMap((s) => s.outputs);
+    const { plan, models } = segmentModels(model, cuts, inferShapes(model, passed, externalDataDir));
     const tmp = `${dir}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
     mkdirSync(tmp, { recursive: true });
     try {
