@@ -1,14 +1,14 @@
 import { cc, dlopen, FFIType, ptr, type Pointer } from "bun:ffi";
-import { createHash } from "node:crypto";
 import { existsSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { cpus } from "node:os";
 import { join } from "node:path";
-import { cacheDir } from "../cache-dir.ts";
 import { KernelCompileError } from "../kernel-compile-error.ts";
+import { kernelCacheDir, kernelCacheFile, type KernelBuild } from "../kernel-cache.ts";
 
 /**
  * Runtime compilation of kernels for the CPU backend. The system C compiler (`cc -O3 -fopenmp`,
- * or `LATENTLOOM_CC`) is the fast path; the shared library it makes is cached by a hash of
- * everything that shapes it. Without a system compiler, Bun's built-in TinyCC compiles the same
+ * or `LATENTLOOM_CC`) is the fast path; the shared library it makes is cached beside the PTX,
+ * keyed by ffi/kernel-cache.ts like it. Without a system compiler, Bun's built-in TinyCC compiles the same
  * source single-threaded (about 10x slower, see DESIGN.md) and nothing is cached.
  */
 
@@ -29,6 +29,10 @@ export type CpuArg = CpuBufferRef | number;
 
 export interface CpuKernelLibrary {
   readonly compiler: string;
+  /** The cached shared object it was loaded from; undefined for TinyCC, which compiles in memory. */
+  readonly cacheFile?: string;
+  /** What the cache key was made of (system compiler only). */
+  readonly build?: KernelBuild;
   /** Runs kernel `name` on the OpenMP team, or on the calling thread when `serial`. */
   call(name: string, args: readonly CpuArg[], serial: boolean): void;
   close(): void;
@@ -89,8 +93,10 @@ function findSystemCompiler(): SystemCompiler | null {
     if (probe.exitCode !== 0) continue;
     const version = probe.stdout.toString().split("\n")[0] ?? command;
     // -ffp-contract=off keeps a*b+c as two roundings, like the TypeScript references and NVRTC's
-    // default for our kernels' tests; -march=native is safe because the cache is per machine.
-    const base = ["-O3", "-march=native", "-ffp-contract=off", "-shared", "-fPIC", "-std=gnu99"];
+    // default for our kernels' tests; -march=native is safe because the processor is in the key.
+    // A declared kernel the source does not define must fail the build, not link as an
+    // undefined symbol that kills the process when called.
+    const base = ["-O3", "-march=native", "-ffp-contract=off", "-shared", "-fPIC", "-std=gnu99", "-Werror=implicit-function-declaration"];
     const withOmp = [...base, "-fopenmp"];
     systemCompiler = { command, version, flags: compiles(command, withOmp) ? withOmp : base };
     break;
@@ -99,7 +105,7 @@ function findSystemCompiler(): SystemCompiler | null {
 }
 
 function compiles(command: string, flags: string[]): boolean {
-  const dir = cacheDir("cpu");
+  const dir = kernelCacheDir();
   const src = join(dir, `probe-${process.pid}.c`);
   const out = join(dir, `probe-${process.pid}.so`);
   writeFileSync(src, "int ll_probe(void) { return 1; }\n");
@@ -118,6 +124,8 @@ export function cpuCompilerName(tinycc = false): string {
 
 /** Compiles `prelude + source + launchers` and binds every launcher. */
 export function compileCpuKernels(options: {
+  /** The kernels/ file stem, naming the cached library: "blend". */
+  family: string;
   /** Shown in errors, e.g. "kernels/blend.cu". */
   sourceName: string;
   prelude: string;
@@ -141,16 +149,14 @@ export function compileCpuKernels(options: {
 
   let lib: { symbols: Record<string, (...args: unknown[]) => unknown>; close(): void };
   let compilerName: string;
+  let build: KernelBuild | undefined;
+  let so: string | undefined;
   if (compiler) {
-    const key = createHash("sha256")
-      .update([compiler.command, compiler.version, ...compiler.flags, full].join("\0"))
-      .digest("hex")
-      .slice(0, 32);
-    const dir = cacheDir("cpu");
-    const so = join(dir, `${key}.so`);
+    build = { backend: "cpu", source: full, compiler: `${compiler.command} ${compiler.version}`, flags: compiler.flags, arch: cpuArch() };
+    so = kernelCacheFile(options.family, build);
     if (!existsSync(so)) {
-      const src = join(dir, `${key}.${process.pid}.c`);
-      const tmp = join(dir, `${key}.${process.pid}.so`);
+      const src = `${so}.${process.pid}.c`;
+      const tmp = `${so}.${process.pid}.tmp`;
       writeFileSync(src, full);
       const r = Bun.spawnSync([compiler.command, ...compiler.flags, src, "-o", tmp, "-lm"], { stderr: "pipe" });
       rmSync(src, { force: true });
@@ -164,8 +170,7 @@ export function compileCpuKernels(options: {
     lib = dlopen(so, symbols) as unknown as typeof lib;
     compilerName = cpuCompilerName();
   } else {
-    const dir = cacheDir("cpu");
-    const src = join(dir, `tcc-${process.pid}-${Bun.hash(full).toString(16)}.c`);
+    const src = join(kernelCacheDir(), `tcc-${process.pid}-${Bun.hash(full).toString(16)}.c`);
     writeFileSync(src, full);
     try {
       lib = cc({ source: src, symbols }) as unknown as typeof lib;
@@ -180,6 +185,8 @@ export function compileCpuKernels(options: {
   const fns = new Map(entries.map((e) => [e.name, [lib.symbols[`ll_launch_${e.name}`]!, lib.symbols[`ll_serial_${e.name}`]!]]));
   return {
     compiler: compilerName,
+    cacheFile: so,
+    build,
     call(name, args, serial) {
       const fn = fns.get(name);
       if (!fn) throw new Error(`no CPU kernel named ${name} in ${sourceName}`);
@@ -187,6 +194,11 @@ export function compileCpuKernels(options: {
     },
     close: () => lib.close(),
   };
+}
+
+/** What -march=native compiles for: the ISA and the processor model. */
+function cpuArch(): string {
+  return `${process.arch} ${cpus()[0]?.model ?? "unknown processor"}`;
 }
 
 function toNative(arg: CpuArg): number | Pointer {

@@ -47,8 +47,13 @@ export interface Backend {
   /** Device-to-device copy. */
   copy(dst: Storage, dstOffset: number, src: Storage, srcOffset: number, bytes: number): void;
 
-  /** Whether this backend can run the kernel for these dtypes; a string says why not. */
-  supports(family: KernelFamily, kernel: KernelSignature): true | string;
+  /**
+   * Whether this backend can run `op` of `family` on `dtype` (`supports(blend, "lerp", "f16")`;
+   * ops and dtypes as `kernels/variants.ts` reads kernel names): false when the family declares no
+   * such kernel, or when this backend's build of the family failed. Wrappers ask it to pick a
+   * fallback; the launcher asks it before every launch.
+   */
+  supports(family: KernelFamily, op: string, dtype: DType): boolean;
   /**
    * Runs a kernel on already validated arguments, queued in order on the device's stream.
    * `count` is the kernel's grid rule evaluated: elements for `elementwise`, rows for `rows`.

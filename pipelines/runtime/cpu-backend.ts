@@ -1,6 +1,8 @@
 import { readFileSync } from "node:fs";
 import { compileCpuKernels, cpuCompilerName, SERIAL_BELOW, type CParam, type CpuArg, type CpuKernelLibrary } from "../../ffi/cpu/compile.ts";
-import type { KernelFamily, KernelSignature } from "../../kernels/signature.ts";
+import { KernelCompileError } from "../../ffi/kernel-compile-error.ts";
+import type { DType, KernelFamily, KernelSignature } from "../../kernels/signature.ts";
+import { findKernel } from "../../kernels/variants.ts";
 import type { Backend, LaunchArg, Storage } from "./backend.ts";
 import { BufferPool, type BufferPoolStats } from "./buffer-pool.ts";
 
@@ -17,6 +19,8 @@ function paramsOf(kernel: KernelSignature): CParam[] {
 export class CpuBackend implements Backend {
   readonly device = "cpu" as const;
   private readonly libraries = new Map<string, CpuKernelLibrary>();
+  /** Families whose C build failed, by source path: their kernels are unsupported from then on. */
+  readonly #buildFailures = new Set<string>();
   /** Freed buffers for reuse; the ones it lets go are left to the garbage collector. */
   readonly #pool: BufferPool<ArrayBuffer>;
   /** Buffers in the pool now, so a second free of one is ignored instead of pooling it twice. */
@@ -79,8 +83,13 @@ export class CpuBackend implements Backend {
     new Uint8Array(host(dst), dstOffset, bytes).set(new Uint8Array(host(src), srcOffset, bytes));
   }
 
-  supports(): true {
-    return true;
+  /**
+   * The C build holds exactly the declared kernels (a declared one missing from the source fails
+   * the build, and tests/kernels/cpu-build.test.ts checks the preprocessed source against the
+   * declarations), so: declared, and the family's build has not failed.
+   */
+  supports(family: KernelFamily, op: string, dtype: DType): boolean {
+    return findKernel(family, op, dtype) !== undefined && !this.#buildFailures.has(family.source);
   }
 
   launch(family: KernelFamily, kernel: KernelSignature, args: readonly LaunchArg[], count: number): void {
@@ -101,16 +110,22 @@ export class CpuBackend implements Backend {
   }
 
   private library(family: KernelFamily): CpuKernelLibrary {
-    let lib = this.libraries.get(family.name);
+    let lib = this.libraries.get(family.source);
     if (!lib) {
-      lib = compileCpuKernels({
-        sourceName: `kernels/${family.name}.cu`,
-        prelude: readFileSync(preludePath, "utf8"),
-        source: readFileSync(family.source, "utf8"),
-        entries: Object.values(family.kernels).map((k) => ({ name: k.name, params: paramsOf(k) })),
-        tinycc: this.options.tinycc,
-      });
-      this.libraries.set(family.name, lib);
+      try {
+        lib = compileCpuKernels({
+          family: family.name,
+          sourceName: `kernels/${family.name}.cu`,
+          prelude: readFileSync(preludePath, "utf8"),
+          source: readFileSync(family.source, "utf8"),
+          entries: Object.values(family.kernels).map((k) => ({ name: k.name, params: paramsOf(k) })),
+          tinycc: this.options.tinycc,
+        });
+      } catch (e) {
+        if (e instanceof KernelCompileError) this.#buildFailures.add(family.source);
+        throw e;
+      }
+      this.libraries.set(family.source, lib);
     }
     return lib;
   }

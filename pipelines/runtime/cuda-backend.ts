@@ -1,7 +1,4 @@
-import { createHash } from "node:crypto";
-import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
-import { cacheDir } from "../../ffi/cache-dir.ts";
+import { existsSync, readFileSync } from "node:fs";
 import {
   CudaDevice,
   CudaModule,
@@ -17,7 +14,9 @@ import {
 } from "../../ffi/cuda/driver.ts";
 import { CudaError, CudaUnavailable, KernelCompileError } from "../../ffi/cuda/errors.ts";
 import { compileToPtx, nvrtcAvailability, nvrtcOptions, nvrtcVersion, pickArch, supportedArchs } from "../../ffi/cuda/nvrtc.ts";
-import type { GridRule, KernelFamily, KernelSignature } from "../../kernels/signature.ts";
+import { kernelCacheFile, kernelCacheKey, writeCacheFile, type KernelBuild } from "../../ffi/kernel-cache.ts";
+import type { DType, GridRule, KernelFamily, KernelSignature } from "../../kernels/signature.ts";
+import { findKernel } from "../../kernels/variants.ts";
 import type { Backend, DeviceName, LaunchArg, Storage } from "./backend.ts";
 import { BufferPool, type BufferPoolStats } from "./buffer-pool.ts";
 
@@ -41,22 +40,9 @@ export function cudaBackendAvailability(): { ok: true; description: string } | {
   };
 }
 
-export interface PtxCacheKeyParts {
-  readonly prelude: string;
-  readonly source: string;
-  readonly options: readonly string[];
-  readonly arch: number;
-  readonly nvrtcVersion: string;
-}
-
-/** Hash of everything that shapes the PTX (STYLE convention 5). */
-export function ptxCacheKey(parts: PtxCacheKeyParts): string {
-  const hash = createHash("sha256");
-  // Length-prefixed fields, so moving text from one field to the next changes the key.
-  for (const field of [parts.prelude, parts.source, parts.options.join("\n"), String(parts.arch), parts.nvrtcVersion]) {
-    hash.update(`${field.length}:`).update(field);
-  }
-  return hash.digest("hex");
+/** What NVRTC is given for a family on `arch`, as the PTX cache key sees it (ffi/kernel-cache.ts). */
+export function ptxBuild(prelude: string, source: string, family: string, arch: number, options: readonly string[], nvrtc: string): KernelBuild {
+  return { backend: "cuda", source: nvrtcSource(prelude, source, `${family}.cu`), compiler: `nvrtc ${nvrtc}`, flags: options, arch: `compute_${arch}` };
 }
 
 /**
@@ -191,10 +177,18 @@ export class CudaBackend implements Backend {
     copyOnDevice(to.pointer + dstOffset, from.pointer + srcOffset, bytes, this.#stream);
   }
 
-  /** f16 converts through PTX in the prelude, so every GPU runs every dtype; only a failed compile says no. */
-  supports(family: KernelFamily, _kernel: KernelSignature): true | string {
-    const failure = this.#compileFailures.get(family.source);
-    return failure === undefined ? true : `${family.name} kernels did not compile for ${this.device}: ${failure}`;
+  /**
+   * f16 converts through PTX in the prelude, so every GPU this NVRTC targets runs every declared
+   * dtype (tests/kernels/nvcc-ptx.test.ts finds every declared kernel in the PTX): declared, and
+   * the family's NVRTC compile has not failed.
+   */
+  supports(family: KernelFamily, op: string, dtype: DType): boolean {
+    return findKernel(family, op, dtype) !== undefined && !this.#compileFailures.has(family.source);
+  }
+
+  /** Why the family's compile failed on this device, if it did. */
+  compileFailure(family: KernelFamily): string | undefined {
+    return this.#compileFailures.get(family.source);
   }
 
   launch(family: KernelFamily, kernel: KernelSignature, args: readonly LaunchArg[], count: number): void {
@@ -244,10 +238,11 @@ export class CudaBackend implements Backend {
     const source = readFileSync(family.source, "utf8");
     const options = nvrtcOptions(this.#arch);
     const version = nvrtcVersion();
-    const key = ptxCacheKey({ prelude, source, options, arch: this.#arch, nvrtcVersion: `${version.major}.${version.minor}` });
+    const build = ptxBuild(prelude, source, family.name, this.#arch, options, `${version.major}.${version.minor}`);
+    const key = kernelCacheKey(build);
     const cached = ptxInMemory.get(key);
     if (cached) return cached;
-    const file = join(cacheDir("ptx"), `${family.name}-${key.slice(0, 32)}.ptx`);
+    const file = kernelCacheFile(family.name, build);
     if (existsSync(file)) {
       const ptx = readFileSync(file, "utf8");
       ptxInMemory.set(key, ptx);
@@ -255,15 +250,12 @@ export class CudaBackend implements Backend {
     }
     let ptx: string;
     try {
-      ptx = compileToPtx(nvrtcSource(prelude, source, `${family.name}.cu`), `${family.name}.cu`, options);
+      ptx = compileToPtx(build.source, `${family.name}.cu`, options);
     } catch (e) {
       if (e instanceof KernelCompileError) this.#compileFailures.set(family.source, e.message);
       throw e;
     }
-    // Written under a temporary name and renamed, so a concurrent reader never sees half a file.
-    const partial = `${file}.${process.pid}.tmp`;
-    writeFileSync(partial, ptx);
-    renameSync(partial, file);
+    writeCacheFile(file, ptx);
     ptxInMemory.set(key, ptx);
     return ptx;
   }

@@ -1,4 +1,5 @@
 import { evalExtent, type KernelFamily, type KernelSignature } from "../../kernels/signature.ts";
+import { variantOf } from "../../kernels/variants.ts";
 import type { Backend, LaunchArg } from "./backend.ts";
 import { Tensor } from "./tensor.ts";
 import { timing } from "./timing.ts";
@@ -23,8 +24,14 @@ export function launch(family: KernelFamily, kernelName: string, args: Readonly<
     throw new KernelArgumentError(kernelName, `no such kernel in kernels/${family.name}.cu; known: ${Object.keys(family.kernels).join(", ")}`);
   }
   const { backend, launchArgs, integers } = validate(kernel, args);
-  const supported = backend.supports(family, kernel);
-  if (supported !== true) throw new KernelArgumentError(kernel.name, `not supported on ${backend.device}: ${supported}`);
+  const { op, dtype } = variantOf(kernel);
+  if (!backend.supports(family, op, dtype)) {
+    // Declared (it was found above), so the backend's build of the family failed or lacks it.
+    throw new KernelArgumentError(
+      kernel.name,
+      `${op} for ${dtype} is not supported on ${backend.device}: its build of kernels/${family.name}.cu failed or lacks it`,
+    );
+  }
   const count = evalExtent(kernel.grid.count, integers);
   if (count === 0) return;
   if (!timing.enabled) return backend.launch(family, kernel, launchArgs, count);

@@ -4,7 +4,7 @@
  * CudaBackend, and prints one JSON object of what it observed.
  */
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import {
   CudaEvent,
   CudaModule,
@@ -16,9 +16,15 @@ import {
   CudaDevice,
 } from "../../../ffi/cuda/driver.ts";
 import { CudaError, KernelCompileError } from "../../../ffi/cuda/errors.ts";
+import { nvrtcOptions } from "../../../ffi/cuda/nvrtc.ts";
+import { kernelCacheFile } from "../../../ffi/kernel-cache.ts";
 import { blend } from "../../../kernels/blend.ts";
 import { defineFamily, elementwise, output, scalar } from "../../../kernels/signature.ts";
-import { CudaBackend } from "../../../pipelines/runtime/cuda-backend.ts";
+import { lerp } from "../../../pipelines/runtime/blend-ops.ts";
+import { CpuBackend } from "../../../pipelines/runtime/cpu-backend.ts";
+import { CudaBackend, ptxBuild } from "../../../pipelines/runtime/cuda-backend.ts";
+import { launch as launchKernel } from "../../../pipelines/runtime/launcher.ts";
+import { Tensor } from "../../../pipelines/runtime/tensor.ts";
 
 const cache = process.env.LATENTLOOM_CACHE!;
 const result: Record<string, unknown> = {};
@@ -66,9 +72,13 @@ result.availability = cudaAvailability();
   backend.read(out, 4, window);
   result.copyWindow = Array.from(window);
 
-  const ptxFiles = readdirSync(join(cache, "ptx"));
+  const ptxFiles = readdirSync(join(cache, "kernels")).filter((f) => f.endsWith(".ptx"));
   result.ptxFiles = ptxFiles.map((f) => f.replace(/-[0-9a-f]{32}\.ptx$/, "-<key>.ptx"));
-  result.ptxText = ptxFiles[0] ? readFileSync(join(cache, "ptx", ptxFiles[0]), "utf8") : "";
+  result.ptxText = ptxFiles[0] ? readFileSync(join(cache, "kernels", ptxFiles[0]), "utf8") : "";
+  // The name the shared key rule gives for what NVRTC was handed (the fake reports NVRTC 12.8).
+  const read = (p: string) => readFileSync(new URL(p, import.meta.url), "utf8");
+  const nvrtcGot = ptxBuild(read("../../../kernels/prelude-cuda.h"), read("../../../kernels/blend.cu"), "blend", 86, nvrtcOptions(86), "12.8");
+  result.ptxNamedByKernelCacheKey = ptxFiles.includes(basename(kernelCacheFile("blend", nvrtcGot)));
 
   const brokenSource = join(cache, "broken.cu");
   writeFileSync(brokenSource, "LL_KERNEL nothing() {}\n#error nope\n");
@@ -81,8 +91,26 @@ result.availability = cudaAvailability();
   } catch (e) {
     result.compileError = e instanceof KernelCompileError ? { message: e.message, log: e.log } : String(e);
   }
-  result.supportsAfterFailure = backend.supports(broken, broken.kernels.nothing!);
-  result.supportsBlend = backend.supports(blend, blend.kernels.lerp_f32!);
+  result.supportsAfterFailure = backend.supports(broken, "nothing", "f32");
+  result.compileFailure = backend.compileFailure(broken) ?? "none";
+  result.launchAfterFailure = errorText(() => {
+    using out = Tensor.empty(backend, "f32", [4]);
+    launchKernel(broken, "nothing", { out, n: 4 }); // the launcher asks supports() first
+  });
+  result.supports = Object.fromEntries(
+    (
+      [
+        ["lerp", "f32"],
+        ["lerp", "f16"],
+        ["slerp_rows", "f16"],
+        ["f16_to", "f32"],
+        ["scale", "f32"],
+        ["scale", "f16"],
+        ["lerp", "i32"],
+        ["no_such_op", "f32"],
+      ] as const
+    ).map(([op, dtype]) => [`${op} ${dtype}`, backend.supports(blend, op, dtype)]),
+  );
   result.missingKernel = errorText(() =>
     backend.launch(blend, { ...blend.kernels.lerp_f32!, name: "no_such_kernel" }, [], 1),
   );
@@ -125,6 +153,17 @@ result.availability = cudaAvailability();
   result.scaleI32 = Array.from(values, Number);
   result.elapsedMs = end.elapsedSince(start);
 }
-result.cacheExists = existsSync(join(cache, "ptx"));
+result.cacheExists = existsSync(join(cache, "kernels"));
+
+// The CPU backend compiles into the same folder by the same rule.
+{
+  const cpu = new CpuBackend();
+  const a = Tensor.from(cpu, "f32", [4], [0, 1, 2, 3]);
+  result.cpuLerp = Array.from(lerp(a, Tensor.from(cpu, "f32", [4], [4, 4, 4, 4]), 0.5).readF32());
+  cpu.dispose();
+}
+result.kernelCacheFiles = readdirSync(join(cache, "kernels"))
+  .map((f) => f.replace(/-[0-9a-f]{32}\.(so|ptx)$/, "-<key>.$1"))
+  .sort();
 
 console.log(JSON.stringify(result));

@@ -88,8 +88,15 @@ describe.skipIf(!cc || process.platform !== "linux")("given a fake libcuda and l
       expect(r.copyWindow).toEqual([25.125, 0.5, 1]);
     });
     test("compiles with NVRTC options for the device's architecture and caches the PTX by family", () => {
-      expect(r.ptxFiles).toEqual(["blend-<key>.ptx"]);
+      expect(r.ptxFiles).toEqual(["blend.cuda-<key>.ptx"]);
       expect(r.ptxText).toBe("//fake-ptx options: --gpu-architecture=compute_86 -default-device --std=c++17");
+    });
+    test("names the PTX file by the shared kernel cache key of what NVRTC was given", () => {
+      expect(r.ptxNamedByKernelCacheKey).toBe(true);
+    });
+    test("keeps its PTX in the one kernel cache folder, beside the CPU backend's shared objects", () => {
+      expect(r.cpuLerp).toEqual([2, 2.5, 3, 3.5]);
+      expect(r.kernelCacheFiles).toEqual(["blend.cpu-<key>.so", "blend.cuda-<key>.ptx"]);
     });
     test("throws KernelCompileError with the first error line and the whole log", () => {
       expect(r.compileError).toEqual({
@@ -97,9 +104,24 @@ describe.skipIf(!cc || process.platform !== "linux")("given a fake libcuda and l
         log: "broken.cu(2): error: fake compile failure\n  #error\n\n1 error detected.\n",
       });
     });
-    test("then says the failed family is unsupported, and the good one still is", () => {
-      expect(r.supportsAfterFailure).toStartWith("broken kernels did not compile for cuda:0: ");
-      expect(r.supportsBlend).toBe(true);
+    test("then says the failed family is unsupported, keeps why, and the launcher refuses it", () => {
+      expect(r.supportsAfterFailure).toBe(false);
+      expect(r.compileFailure).toStartWith("kernel source broken.cu failed to compile: ");
+      expect(r.launchAfterFailure).toBe(
+        "KernelArgumentError: nothing: nothing for f32 is not supported on cuda:0: its build of kernels/broken.cu failed or lacks it",
+      );
+    });
+    test("answers supports() per op and dtype from blend's declarations", () => {
+      expect(r.supports).toEqual({
+        "lerp f32": true,
+        "lerp f16": true,
+        "slerp_rows f16": true,
+        "f16_to f32": true,
+        "scale f32": true,
+        "scale f16": false,
+        "lerp i32": false,
+        "no_such_op f32": false,
+      });
     });
     test("reports a kernel missing from the module as CUDA_ERROR_NOT_FOUND", () => {
       expect(r.missingKernel).toBe(
@@ -114,8 +136,8 @@ describe.skipIf(!cc || process.platform !== "linux")("given a fake libcuda and l
     });
 
     test("in a second process loads the PTX from the disk cache instead of compiling again", () => {
-      const ptxDir = join(cache, "ptx");
-      const [file] = readdirSync(ptxDir);
+      const ptxDir = join(cache, "kernels");
+      const [file] = readdirSync(ptxDir).filter((f) => f.endsWith(".ptx"));
       writeFileSync(join(ptxDir, file!), "//fake-ptx from the cache");
       const second = runFixture(lib, cache);
       expect([second.exitCode, second.result.lerpMatches, second.result.ptxText]).toEqual([

@@ -9,42 +9,8 @@ import {
   cudaBackendAvailability,
   launchShape,
   nvrtcSource,
-  ptxCacheKey,
-  type PtxCacheKeyParts,
+  ptxBuild,
 } from "../../../pipelines/runtime/cuda-backend.ts";
-
-describe("ptxCacheKey", () => {
-  const parts: PtxCacheKeyParts = {
-    prelude: "#define LL_CUDA 1",
-    source: "LL_KERNEL k(float* x) {}",
-    options: ["--gpu-architecture=compute_80", "-default-device"],
-    arch: 80,
-    nvrtcVersion: "12.4",
-  };
-  const key = ptxCacheKey(parts);
-
-  test("is a stable sha256 hex digest", () => {
-    expect(key).toMatch(/^[0-9a-f]{64}$/);
-    expect(ptxCacheKey({ ...parts, options: [...parts.options] })).toBe(key);
-  });
-
-  const changes: Record<string, Partial<PtxCacheKeyParts>> = {
-    prelude: { prelude: "#define LL_CUDA 2" },
-    source: { source: "LL_KERNEL k(float* y) {}" },
-    options: { options: ["--gpu-architecture=compute_80"] },
-    arch: { arch: 86 },
-    "NVRTC version": { nvrtcVersion: "12.5" },
-    "text moved from prelude to source": {
-      prelude: "#define LL_CUDA",
-      source: ` 1LL_KERNEL k(float* x) {}`,
-    },
-  };
-  for (const [what, change] of Object.entries(changes)) {
-    test(`changes when the ${what} changes`, () => {
-      expect(ptxCacheKey({ ...parts, ...change })).not.toBe(key);
-    });
-  }
-});
 
 describe("launchShape", () => {
   describe("for an elementwise rule", () => {
@@ -77,6 +43,18 @@ describe("launchShape", () => {
 describe("nvrtcSource", () => {
   test("puts the prelude first and restarts line numbers at the family's file", () => {
     expect(nvrtcSource("P1\nP2", "S1", "blend.cu")).toBe('P1\nP2\n#line 1 "blend.cu"\nS1');
+  });
+});
+
+describe("ptxBuild", () => {
+  test("keys the PTX on NVRTC's text, its options, its version and the target architecture", () => {
+    expect(ptxBuild("P", "S", "blend", 86, ["-default-device"], "12.4")).toEqual({
+      backend: "cuda",
+      source: 'P\n#line 1 "blend.cu"\nS',
+      compiler: "nvrtc 12.4",
+      flags: ["-default-device"],
+      arch: "compute_86",
+    });
   });
 });
 
