@@ -6,11 +6,10 @@
  *  - perceptual: an ONNX model (LPIPS-style) taking two images [1, 3, H, W] in [−1, 1] and giving
  *    a scalar distance, run through OrtModel on the same device.
  */
-import { image } from "../../kernels/image.ts";
 import { ModelError } from "../errors.ts";
 import type { Frame } from "../io/frame.ts";
 import type { Backend } from "../runtime/backend.ts";
-import { launch } from "../runtime/launcher.ts";
+import { downsample2, rgb24ToLuma, rowSums, ssimMap } from "../runtime/image-ops.ts";
 import { OrtModel } from "../runtime/ort-model.ts";
 import { Tensor } from "../runtime/tensor.ts";
 import { frameToPlanar } from "../sd/vae.ts";
@@ -59,7 +58,7 @@ export class SsimDistance implements ImageDistance {
         used++;
         const ow = Math.floor(w / 2), oh = Math.floor(h / 2);
         if (s + 1 === this.scales || Math.min(ow, oh) < 8) break;
-        const [da, db] = [this.half(la, w, h), this.half(lb, w, h)];
+        const [da, db] = [downsample2(la), downsample2(lb)];
         la.dispose();
         lb.dispose();
         [la, lb, w, h] = [da, db, ow, oh];
@@ -71,26 +70,15 @@ export class SsimDistance implements ImageDistance {
     return 1 - total / used;
   }
 
+  /** Luma plane f32 [H, W] of a frame. */
   private luma(f: Frame): Tensor {
-    const n = f.width * f.height;
-    using rgb = Tensor.from(this.backend, "u8", [3 * n], f.data);
-    const out = Tensor.empty(this.backend, "f32", [n]);
-    launch(image, "rgb24_to_luma_f32", { out, rgb, n });
-    return out;
-  }
-
-  private half(x: Tensor, w: number, h: number): Tensor {
-    const ow = Math.floor(w / 2), oh = Math.floor(h / 2);
-    const out = Tensor.empty(this.backend, "f32", [ow * oh]);
-    launch(image, "downsample2_f32", { out, x, w, h, ow, oh });
-    return out;
+    using rgb = Tensor.from(this.backend, "u8", [f.height, f.width, 3], f.data);
+    return rgb24ToLuma(rgb);
   }
 
   private meanSsim(a: Tensor, b: Tensor, w: number, h: number): number {
-    using map = Tensor.empty(this.backend, "f32", [w * h]);
-    launch(image, "ssim_map_f32", { out: map, a, b, w, h, r: this.radius, c1: C1, c2: C2 });
-    using sums = Tensor.empty(this.backend, "f32", [h]);
-    launch(image, "row_sum_f32", { out: sums, x: map, rows: h, cols: w });
+    using map = ssimMap(a, b, { radius: this.radius, c1: C1, c2: C2 });
+    using sums = rowSums(map);
     let total = 0;
     for (const v of sums.readF32()) total += v;
     return total / (w * h);

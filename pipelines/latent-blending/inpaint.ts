@@ -13,8 +13,9 @@
 import type { Frame } from "../io/frame.ts";
 import { openFrameSource } from "../io/frame-source.ts";
 import { UsageError } from "../errors.ts";
+import { maskPaste } from "../runtime/mask-ops.ts";
 import type { Tensor } from "../runtime/tensor.ts";
-import { inpaintConditioning, maskField, pasteKept, type InpaintConditioning } from "../sd/inpaint.ts";
+import { inpaintConditioning, maskField, type InpaintConditioning } from "../sd/inpaint.ts";
 import type { StableDiffusion } from "../sd/stable-diffusion.ts";
 import type { Latents, TreeNode } from "./trajectory.ts";
 
@@ -66,7 +67,7 @@ export class TransitionMask implements Disposable {
 
   afterStep(x: Tensor, index: number): Tensor | undefined {
     const keep = this.source?.[index];
-    return keep && this.latentMask ? pasteKept(x, keep, this.latentMask) : undefined;
+    return keep && this.latentMask ? maskPaste(x, keep, this.latentMask) : undefined;
   }
 
   /** All-regenerate mask over a blank picture: plain generation through a 9-channel UNet. */

@@ -5,6 +5,9 @@ import { Tensor } from "./tensor.ts";
 /**
  * Blending and scheduler arithmetic on tensors, through kernels/blend.cu. Each function writes
  * into `out` when given (it may be one of the inputs) and otherwise returns a new tensor.
+ * Ops blend.cu has only for f32 (axpbypcz, scale, add, clamp, fill) run on f16 tensors through
+ * f32 copies when the backend says it has no f16 kernel for them: the same float arithmetic the
+ * f16 kernels do, rounded to f16 once at the end.
  */
 
 type Float = "f32" | "f16";
@@ -22,6 +25,20 @@ function floatDtype(op: string, ...ts: Tensor[]): Float {
 }
 
 const target = (out: Tensor | undefined, like: Tensor) => out ?? Tensor.empty(like.backend, like.dtype, like.shape);
+
+/** Whether `op` must go through f32 on these tensors' backend. */
+const needsF32 = (op: string, dtype: Float, like: Tensor) => dtype !== "f32" && !like.backend.supports(blend, op, dtype);
+
+/** `run` on f32 copies of `inputs`, its result narrowed to `dtype` into `out` (which may alias an input). */
+function viaF32(inputs: readonly Tensor[], dtype: Float, out: Tensor | undefined, run: (wide: Tensor[]) => Tensor): Tensor {
+  const wide = inputs.map((t) => cast(t, "f32"));
+  try {
+    using result = run(wide);
+    return cast(result, dtype, out);
+  } finally {
+    for (const t of wide) t.dispose();
+  }
+}
 
 /** a + t·(b − a). */
 export function lerp(a: Tensor, b: Tensor, t: number, out?: Tensor): Tensor {
@@ -47,38 +64,46 @@ export function axpby(alpha: number, x: Tensor, beta: number, y: Tensor, out?: T
   return o;
 }
 
-/** α·x + β·y + γ·z (f32). */
+/** α·x + β·y + γ·z. */
 export function axpbypcz(alpha: number, x: Tensor, beta: number, y: Tensor, gamma: number, z: Tensor, out?: Tensor): Tensor {
-  floatDtype("axpbypcz", x, y, z, ...(out ? [out] : []));
+  const dtype = floatDtype("axpbypcz", x, y, z, ...(out ? [out] : []));
+  if (needsF32("axpbypcz", dtype, x)) return viaF32([x, y, z], dtype, out, ([x, y, z]) => axpbypcz(alpha, x!, beta, y!, gamma, z!));
   const o = target(out, x);
   launch(blend, "axpbypcz_f32", { out: o, alpha, x, beta, y, gamma, z, n: x.size });
   return o;
 }
 
-/** α·x (f32). */
+/** α·x. */
 export function scale(x: Tensor, alpha: number, out?: Tensor): Tensor {
+  const dtype = floatDtype("scale", x, ...(out ? [out] : []));
+  if (needsF32("scale", dtype, x)) return viaF32([x], dtype, out, ([x]) => scale(x!, alpha));
   const o = target(out, x);
   launch(blend, "scale_f32", { out: o, x, alpha, n: x.size });
   return o;
 }
 
-/** x + y (f32). */
+/** x + y. */
 export function add(x: Tensor, y: Tensor, out?: Tensor): Tensor {
-  floatDtype("add", x, y, ...(out ? [out] : []));
+  const dtype = floatDtype("add", x, y, ...(out ? [out] : []));
+  if (needsF32("add", dtype, x)) return viaF32([x, y], dtype, out, ([x, y]) => add(x!, y!));
   const o = target(out, x);
   launch(blend, "add_f32", { out: o, x, y, n: x.size });
   return o;
 }
 
-/** min(hi, max(lo, x)) (f32). */
+/** min(hi, max(lo, x)). */
 export function clamp(x: Tensor, lo: number, hi: number, out?: Tensor): Tensor {
+  const dtype = floatDtype("clamp", x, ...(out ? [out] : []));
+  if (needsF32("clamp", dtype, x)) return viaF32([x], dtype, out, ([x]) => clamp(x!, lo, hi));
   const o = target(out, x);
   launch(blend, "clamp_f32", { out: o, x, lo, hi, n: x.size });
   return o;
 }
 
-/** Sets every element of an f32 tensor. */
+/** Sets every element (to `value` rounded to the tensor's dtype). */
 export function fill(out: Tensor, value: number): Tensor {
+  const dtype = floatDtype("fill", out);
+  if (needsF32("fill", dtype, out)) return viaF32([], dtype, out, () => fill(Tensor.empty(out.backend, "f32", out.shape), value));
   launch(blend, "fill_f32", { out, value, n: out.size });
   return out;
 }

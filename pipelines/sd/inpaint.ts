@@ -3,17 +3,16 @@
  * a mask picture becomes a binary field (1 = regenerate, 0 = keep; luma thresholded at ½,
  * nearest-resized), and a 9-channel inpainting UNet gets [latents, mask, masked-image latents]
  * concatenated on the channel axis at every step, for the uncond and cond rows alike. Ordinary
- * 4-channel models keep a region by pasting it back instead (`pasteKept`).
+ * 4-channel models keep a region by pasting it back instead (`maskPaste`, runtime/mask-ops.ts).
  *
  *   using c = inpaintConditioning(sd, picture, maskFrame);   // picture and mask: rgb24 frames
  *   const denoise = inpaintDenoiser(sd, conditioning, c);
  */
-import { mask as maskKernels } from "../../kernels/mask.ts";
 import { UsageError } from "../errors.ts";
 import type { Frame } from "../io/frame.ts";
 import type { Backend } from "../runtime/backend.ts";
 import { axpby } from "../runtime/blend-ops.ts";
-import { launch } from "../runtime/launcher.ts";
+import { maskFillRgb24, maskThresholdNearest } from "../runtime/mask-ops.ts";
 import { Tensor } from "../runtime/tensor.ts";
 import type { Denoise } from "./sampler.ts";
 import type { Conditioning, StableDiffusion } from "./stable-diffusion.ts";
@@ -23,29 +22,16 @@ const BLANK = 128;
 
 /** The binary mask [1, 1, h, w] of a mask picture at another size (nearest, luma ≥ ½ → 1). */
 export function maskField(backend: Backend, picture: Frame, width: number, height: number): Tensor {
-  using rgb = Tensor.from(backend, "u8", [picture.data.length], picture.data);
-  const out = Tensor.empty(backend, "f32", [1, 1, height, width]);
-  launch(maskKernels, "mask_threshold_nearest_f32", { out, rgb, sw: picture.width, sh: picture.height, w: width, h: height });
-  return out;
+  using rgb = Tensor.from(backend, "u8", [picture.height, picture.width, 3], picture.data);
+  return maskThresholdNearest(rgb, Tensor.empty(backend, "f32", [1, 1, height, width]));
 }
 
 /** The picture with the regenerated region blanked to grey: image·(mask < ½). */
 export function blankMasked(backend: Backend, picture: Frame, mask: Frame): Frame {
-  const n = picture.width * picture.height;
   using field = maskField(backend, mask, picture.width, picture.height);
-  using rgb = Tensor.from(backend, "u8", [3 * n], picture.data);
-  using out = Tensor.empty(backend, "u8", [3 * n]);
-  launch(maskKernels, "mask_fill_rgb24", { out, rgb, mask: field, value: BLANK, n });
+  using rgb = Tensor.from(backend, "u8", [picture.height, picture.width, 3], picture.data);
+  using out = maskFillRgb24(rgb, field, BLANK);
   return { width: picture.width, height: picture.height, data: out.read() as Uint8Array };
-}
-
-/** x ← mask·x + (1 − mask)·keep, the mask [.., h, w] broadcast over batch and channels. */
-export function pasteKept(x: Tensor, keep: Tensor, mask: Tensor, out?: Tensor): Tensor {
-  const hw = mask.size;
-  if (x.size !== keep.size || x.size % hw !== 0) throw new RangeError(`cannot paste [${keep.shape}] into [${x.shape}] under a mask of [${mask.shape}]`);
-  const o = out ?? Tensor.empty(x.backend, "f32", x.shape);
-  launch(maskKernels, "mask_paste_f32", { out: o, x, keep, mask, hw, n: x.size });
-  return o;
 }
 
 /** What a 9-channel UNet gets beside the latents: the latent-size mask and masked-image latents. */

@@ -14,11 +14,18 @@
  * other, so every thread count gives the same picture.
  * cv2.Canny itself does not blur: `blurSigma: 0` reproduces what the reference feeds it.
  */
-import { edges } from "../../../kernels/edges.ts";
 import { UsageError } from "../../errors.ts";
 import type { Frame } from "../../io/frame.ts";
 import type { Backend } from "../../runtime/backend.ts";
-import { launch } from "../../runtime/launcher.ts";
+import {
+  cannyGradient,
+  cannyHysteresisFill,
+  cannyHysteresisSweep,
+  cannyNms,
+  edgesToRgb24,
+  gaussianBlur5,
+  rgb24ToGray,
+} from "../../runtime/edges-ops.ts";
 import { Tensor } from "../../runtime/tensor.ts";
 import { rgbTensor } from "./control-image.ts";
 
@@ -60,51 +67,39 @@ export function cannyTensor(input: Frame | Tensor, backend: Backend, options: Ca
   if (!(o.low >= 0 && o.high >= o.low)) throw new UsageError(`canny thresholds low ${o.low} and high ${o.high} must satisfy 0 ≤ low ≤ high`);
   if (!(o.blurSigma >= 0)) throw new UsageError(`canny blurSigma ${o.blurSigma} must be ≥ 0`);
   const rgb = rgbTensor(input, backend);
-  const { width: w, height: h } = rgb;
-  const n = w * h;
   try {
-    using gray = Tensor.empty(backend, "f32", [h, w]);
-    launch(edges, "rgb24_to_gray_f32", { out: gray, rgb: rgb.tensor, n });
-    using blurred = Tensor.empty(backend, "f32", [h, w]);
-    if (o.blurSigma > 0) {
-      const [w0, w1, w2] = gaussianTaps5(o.blurSigma);
-      launch(edges, "gaussian_blur5_f32", { out: blurred, x: gray, w, h, w0, w1, w2 });
-    }
-    using mag = Tensor.empty(backend, "f32", [h, w]);
-    using dir = Tensor.empty(backend, "u8", [h, w]);
-    launch(edges, "canny_gradient_f32", { mag, dir, x: o.blurSigma > 0 ? blurred : gray, w, h, l2: o.l2 ? 1 : 0 });
-    let state = Tensor.empty(backend, "u8", [h, w]);
-    let spare = Tensor.empty(backend, "u8", [h, w]);
-    using changes = Tensor.empty(backend, "i32", [1]);
-    const count = new Int32Array(1);
-    let passes = 0;
+    using gray = rgb24ToGray(rgb.tensor);
+    using blurred = o.blurSigma > 0 ? gaussianBlur5(gray, gaussianTaps5(o.blurSigma)) : undefined;
+    using mag = Tensor.empty(backend, "f32", gray.shape);
+    using dir = Tensor.empty(backend, "u8", gray.shape);
+    let state = cannyNms(cannyGradient(blurred ?? gray, o.l2, { mag, dir }), o.low, o.high);
     try {
-      launch(edges, "canny_nms_u8", { state, mag, dir, w, h, low: o.low, high: o.high });
       if ((o.hysteresis ?? (backend.device === "cpu" ? "fill" : "sweeps")) === "fill") {
         // one thread's flood fill beats any number of parallel passes on a few cores
-        using stack = Tensor.empty(backend, "i32", [n]);
-        launch(edges, "canny_hysteresis_fill_u8", { state, stack, w, h });
-        const image = Tensor.empty(backend, "u8", [h, w, 3]);
-        launch(edges, "edges_to_rgb24", { out: image, state, n });
-        return { image, passes: 1 };
+        return { image: edgesToRgb24(cannyHysteresisFill(state)), passes: 1 };
       }
       // Row and column sweeps alternate; each pass promotes at least one pixel or ends the loop,
       // so n + 1 passes always suffice (a weak run along a row or column takes one).
-      for (let changed = 1; changed > 0 && passes <= n; passes++) {
-        count[0] = 0;
-        backend.write(changes.storage, changes.byteOffset, count);
-        const kernel = passes % 2 === 0 ? "canny_hysteresis_rows_u8" : "canny_hysteresis_cols_u8";
-        launch(edges, kernel, { out: spare, in: state, changes, w, h });
-        backend.read(changes.storage, changes.byteOffset, count);
-        changed = count[0]!;
-        [state, spare] = [spare, state];
+      const n = rgb.width * rgb.height;
+      using changes = Tensor.empty(backend, "i32", [1]);
+      const count = new Int32Array(1);
+      let spare = Tensor.empty(backend, "u8", state.shape);
+      let passes = 0;
+      try {
+        for (let changed = 1; changed > 0 && passes <= n; passes++) {
+          count[0] = 0;
+          backend.write(changes.storage, changes.byteOffset, count);
+          cannyHysteresisSweep(passes % 2 === 0 ? "rows" : "cols", state, spare, changes);
+          backend.read(changes.storage, changes.byteOffset, count);
+          changed = count[0]!;
+          [state, spare] = [spare, state];
+        }
+      } finally {
+        spare.dispose();
       }
-      const image = Tensor.empty(backend, "u8", [h, w, 3]);
-      launch(edges, "edges_to_rgb24", { out: image, state, n });
-      return { image, passes };
+      return { image: edgesToRgb24(state), passes };
     } finally {
       state.dispose();
-      spare.dispose();
     }
   } finally {
     if (rgb.owned) rgb.tensor.dispose();

@@ -2,11 +2,10 @@
  * Control images as ControlNets take them (reference/sd-onnx-layout.md §4): RGB planes
  * [1, 3, H, W] f32 in [0, 1] on the device (no [-1, 1] normalisation, unlike the VAE input).
  */
-import { edges } from "../../../kernels/edges.ts";
 import { UsageError } from "../../errors.ts";
 import type { Frame } from "../../io/frame.ts";
 import type { Backend } from "../../runtime/backend.ts";
-import { launch } from "../../runtime/launcher.ts";
+import { resizeBilinear, rgb24ToPlanes } from "../../runtime/edges-ops.ts";
 import { Tensor } from "../../runtime/tensor.ts";
 
 /** A control picture: an rgb24 frame, an rgb24 tensor u8 [H, W, 3], or planes f32 [1, 3, H, W] in [0, 1]. */
@@ -26,21 +25,10 @@ export function rgbTensor(image: Frame | Tensor, backend: Backend): { tensor: Te
   return { tensor: image, width, height, owned: false };
 }
 
-/** Planes of an rgb24 image: (v / 255 − mean) / std, as f32 [1, 3, H, W]. */
-export function rgbToPlanes(rgb: Tensor, width: number, height: number, mean = 0, std = 1): Tensor {
-  const out = Tensor.empty(rgb.backend, "f32", [1, 3, height, width]);
-  launch(edges, "rgb24_to_planar_f32", { out, rgb, n: width * height, mean, inv_std: 1 / std });
-  return out;
-}
-
 /** Bilinear resize of planes [..., h, w] (f32) to a new tensor [..., oh, ow] (a copy when the size is the same). */
 export function resizePlanes(x: Tensor, width: number, height: number): Tensor {
-  const h = x.shape.at(-2)!, w = x.shape.at(-1)!;
-  const lead = x.shape.slice(0, -2);
-  if (h === height && w === width) return x.to(x.backend);
-  const out = Tensor.empty(x.backend, "f32", [...lead, height, width]);
-  launch(edges, "resize_bilinear_f32", { out, x, planes: lead.reduce((a, b) => a * b, 1), w, h, ow: width, oh: height });
-  return out;
+  if (x.shape.at(-2) === height && x.shape.at(-1) === width) return x.to(x.backend);
+  return resizeBilinear(x, width, height);
 }
 
 /**
@@ -59,7 +47,7 @@ export function controlImageTensor(image: ControlImage, backend: Backend, width:
   }
   const rgb = rgbTensor(image, backend);
   try {
-    const planes = rgbToPlanes(rgb.tensor, rgb.width, rgb.height);
+    const planes = rgb24ToPlanes(rgb.tensor);
     if (rgb.width === width && rgb.height === height) return planes;
     using owned = planes;
     return resizePlanes(owned, width, height);

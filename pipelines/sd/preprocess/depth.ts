@@ -13,15 +13,14 @@
  * revisited, so a stream needs only one pass; the scale only ever shrinks, which removes the
  * per-frame flicker the reference shows once the brightest frame has been seen).
  */
-import { edges } from "../../../kernels/edges.ts";
 import { ModelError, UsageError } from "../../errors.ts";
 import type { Frame } from "../../io/frame.ts";
 import type { Backend } from "../../runtime/backend.ts";
 import { cast } from "../../runtime/blend-ops.ts";
-import { launch } from "../../runtime/launcher.ts";
+import { depthToRgb24, rgb24ToPlanes, rowMax } from "../../runtime/edges-ops.ts";
 import { OrtModel, type TensorInfo } from "../../runtime/ort-model.ts";
 import { Tensor } from "../../runtime/tensor.ts";
-import { resizePlanes, rgbTensor, rgbToPlanes } from "./control-image.ts";
+import { resizePlanes, rgbTensor } from "./control-image.ts";
 
 export type DepthNormalize = "frame" | "clip";
 
@@ -76,7 +75,7 @@ export class DepthEstimator implements Disposable {
     try {
       const fixed = (d: number | undefined, fallback: number) => (d !== undefined && d > 0 ? d : fallback);
       const ih = fixed(this.input.dims[2], height), iw = fixed(this.input.dims[3], width);
-      using planes = rgbToPlanes(rgb.tensor, width, height, this.mean, this.std);
+      using planes = rgb24ToPlanes(rgb.tensor, this.mean, this.std);
       using sized = resizePlanes(planes, iw, ih);
       using fed = this.input.dtype === "f16" ? cast(sized, "f16") : sized.reshape(sized.shape);
       const od = this.output.dims;
@@ -95,16 +94,11 @@ export class DepthEstimator implements Disposable {
   /** Grey rgb24 depth u8 [H, W, 3] on the device, normalised as configured. */
   estimateTensor(frame: Frame | Tensor): Tensor {
     using depth = this.depthMap(frame);
-    const [, height = 0, width = 0] = depth.shape;
-    const backend = depth.backend;
-    using rowMax = Tensor.empty(backend, "f32", [height]);
-    launch(edges, "row_max_f32", { out: rowMax, x: depth, rows: height, cols: width });
-    const frameMax = (rowMax.read() as Float32Array).reduce((m, v) => (v > m ? v : m), -Infinity);
+    using rowMaxima = rowMax(depth);
+    const frameMax = (rowMaxima.read() as Float32Array).reduce((m, v) => (v > m ? v : m), -Infinity);
     if (frameMax > this.runningMax) this.runningMax = frameMax;
     const max = this.normalize === "clip" ? this.runningMax : frameMax;
-    const image = Tensor.empty(backend, "u8", [height, width, 3]);
-    launch(edges, "depth_to_rgb24", { out: image, depth, max, n: width * height });
-    return image;
+    return depthToRgb24(depth, max);
   }
 
   /** Grey rgb24 depth of a frame, the frame's size. */
