@@ -33,6 +33,11 @@ const FORBIDDEN: readonly { rule: string; from: (p: string) => boolean; to: (p: 
   { rule: "a job does not import another job (shared code goes down into sd/)", from: isIn("jobs"), to: isIn("jobs") },
   { rule: "ffi and kernels are peers: kernels/ declares, ffi/ compiles and binds", from: isIn("kernels"), to: isIn("ffi") },
   { rule: "ffi and kernels are peers: kernels/ declares, ffi/ compiles and binds", from: isIn("ffi"), to: isIn("kernels") },
+  {
+    rule: "above the runtime, kernels are called through their family's wrapper (pipelines/runtime/<family>-ops.ts), never launched by name",
+    from: (p) => (layerOf(p)?.rank ?? 0) > 2,
+    to: (p) => p === "pipelines/runtime/launcher.ts" || (isIn("kernels")(p) && p !== "kernels/signature.ts"),
+  },
 ];
 
 function layerOf(path: string) {
@@ -159,6 +164,9 @@ describe("the rules themselves catch what they should", () => {
     expect(layerOf("pipelines/sd/unet.ts")!.rank).toBeLessThan(layerOf("pipelines/cli/schema.ts")!.rank);
     expect(FORBIDDEN.some((r) => r.from("pipelines/onnx/graph-cut.ts") && r.to("pipelines/io/y4m-reader.ts"))).toBe(true);
     expect(FORBIDDEN.some((r) => r.from("pipelines/fifo/index.ts") && r.to("pipelines/stylize/index.ts"))).toBe(true);
+    expect(FORBIDDEN.some((r) => r.from("pipelines/sd/inpaint.ts") && r.to("kernels/mask.ts"))).toBe(true);
+    expect(FORBIDDEN.some((r) => r.from("pipelines/stylize/index.ts") && r.to("pipelines/runtime/launcher.ts"))).toBe(true);
+    expect(FORBIDDEN.some((r) => r.from("pipelines/runtime/mask-ops.ts") && r.to("kernels/mask.ts"))).toBe(false);
     expect(layerOf("pipelines/errors.ts")!.rank).toBeLessThan(layerOf("pipelines/runtime/tensor.ts")!.rank);
     expect(layerOf("pipelines/errors.ts")!.rank).toBeGreaterThan(layerOf("ffi/libs.ts")!.rank);
     const loop = [{ from: "a", to: "b" }, { from: "b", to: "c" }, { from: "c", to: "a" }, { from: "c", to: "d" }];
