@@ -15,7 +15,7 @@
  * the place; without them the place is "unknown".
  */
 import type { onnx } from "onnx-proto";
-import { GraphIndex, intsAttr } from "./graph-index.ts";
+import { floatAttr, GraphIndex, intAttr, intsAttr } from "./graph-index.ts";
 
 export type SiteKind = "q" | "k" | "v" | "probs" | "out";
 export const SITE_KINDS: readonly SiteKind[] = ["q", "k", "v", "probs", "out"];
@@ -33,7 +33,15 @@ export interface AttentionPlace {
   readonly attn: string | null;
   /** Text before the UNet scope ("/unet", "/controlnets.0"); "" when none. */
   readonly prefix: string;
+  /** "names": read from diffusers' module scopes; "graph": inferred from graph order and resolution; "none": unknown. */
+  readonly from: "names" | "graph" | "none";
 }
+
+/**
+ * "classic" = AttnProcessor (3-D heads, scale after Q·Kᵀ, or folded into it); "sdpa" =
+ * AttnProcessor2_0 (4-D, √scale on Q and Kᵀ); "fused" = one attention op (no probs site).
+ */
+export type AttentionPattern = "classic" | "sdpa" | "fused";
 
 export interface AttentionBlock {
   /** Position among the blocks, in graph order. */
@@ -42,16 +50,15 @@ export interface AttentionBlock {
   readonly name: string;
   /** Keys/values come from the block's own hidden states (attn1), not from the encoder states. */
   readonly self: boolean;
-  /** "classic" = AttnProcessor (3-D, scale after Q·Kᵀ); "sdpa" = AttnProcessor2_0 (4-D, √scale on Q and Kᵀ). */
-  readonly pattern: "classic" | "sdpa";
+  readonly pattern: AttentionPattern;
   readonly place: AttentionPlace;
   /**
    * Halvings of the latent size at this block's queries (0 = latent resolution), counted from
    * stride-2 convs/pools and ×2 resizes between `sample` and the block; null if not traceable.
    */
   readonly level: number | null;
-  /** The tensor name of each site. */
-  readonly tensors: Readonly<Record<SiteKind, string>>;
+  /** The tensor name of each site the block has (a fused op has no probs, a packed one only out). */
+  readonly tensors: Readonly<Partial<Record<SiteKind, string>>>;
 }
 
 /** Query/key token counts of a block for a latent of `height`×`width` (keys of cross-attention = context length). */
@@ -64,71 +71,63 @@ export function tokenCounts(block: AttentionBlock, height: number, width: number
 
 const PASS_THROUGH = new Set(["Reshape", "Transpose", "Cast", "Identity", "Squeeze", "Unsqueeze", "Dropout"]);
 const SCOPE = /^(.*?)\/?(?:(down_blocks|up_blocks)\.(\d+)|(mid_block))\/attentions\.(\d+)\/transformer_blocks\.(\d+)\/([A-Za-z_]*\d*)\//;
+/** Fused attention ops: ORT's contrib ops (transformer optimizer output) and ONNX's own (opset 23). */
+const FUSED = new Set(["MultiHeadAttention", "Attention"]);
 
 /** Every attention block of the model's graph, in graph order. */
 export function findAttentionBlocks(model: onnx.IModelProto): AttentionBlock[] {
   const ix = new GraphIndex(model.graph ?? {});
-  const levels = spatialLevels(ix);
-  const blocks: AttentionBlock[] = [];
-  for (const softmax of ix.nodes) {
-    if (softmax.opType !== "Softmax") continue;
-    const found = matchAttention(ix, softmax);
-    if (!found) continue;
-    const index = blocks.length;
-    const place = placeOf([softmax.name, ix.producerOf(found.q)?.name, ix.producerOf(found.out)?.name]);
-    const qSource = projectionSource(ix, found.q);
-    const kSource = projectionSource(ix, found.k);
-    blocks.push({
+  const root = sampleInput(ix);
+  const levels = spatialLevels(ix, root);
+  const fromSample = sampleDependent(ix, root);
+  const found: Found[] = [];
+  ix.nodes.forEach((node, position) => {
+    const match = node.opType === "Softmax" ? matchUnfused(ix, node) : FUSED.has(node.opType ?? "") ? matchFused(ix, node) : undefined;
+    if (match) found.push({ ...match, position });
+  });
+  const blocks = found.map((f, index): AttentionBlock => {
+    const self = f.self ?? (root ? fromSample.has(keySource(ix, f)) : projectionSource(ix, f.tensors.q!) === projectionSource(ix, f.tensors.k!));
+    const named = placeOf([f.node.name, ...Object.values(f.tensors).map((t) => ix.producerOf(t!)?.name)]);
+    return {
       index,
-      name: place.scope ?? `attention_${index}`,
-      self: qSource === kSource,
-      pattern: found.pattern,
-      place: place.place,
-      level: levels.get(found.q) ?? null,
-      tensors: { q: found.q, k: found.k, v: found.v, probs: found.probs, out: found.out },
-    });
-  }
-  return blocks;
+      name: named.scope ?? `attention_${index}`,
+      self,
+      pattern: f.pattern,
+      place: named.place,
+      level: levels.get(f.levelTensor) ?? null,
+      tensors: f.tensors,
+    };
+  });
+  return inferPlaces(ix, blocks, found, fromSample);
 }
 
 interface Match {
-  q: string;
-  k: string;
-  v: string;
-  probs: string;
-  out: string;
-  pattern: "classic" | "sdpa";
+  /** The Softmax or the fused op. */
+  node: onnx.INodeProto;
+  tensors: Partial<Record<SiteKind, string>>;
+  pattern: AttentionPattern;
+  /** A tensor at the queries' resolution (for the level). */
+  levelTensor: string;
+  /** Known from the op itself (a packed QKV input is self-attention); else decided from where K comes from. */
+  self?: boolean;
 }
 
-function matchAttention(ix: GraphIndex, softmax: onnx.INodeProto): Match | undefined {
-  // Back from the scores to Q·Kᵀ through a scale (classic) and an additive mask.
-  let scores = softmax.input?.[0] ?? "";
-  let scaledAfter = false;
-  let qk: onnx.INodeProto | undefined;
-  for (let hops = 0; hops < 4; hops++) {
-    const node = ix.producerOf(scores);
-    if (!node) return undefined;
-    if (node.opType === "MatMul") {
-      qk = node;
-      break;
-    }
-    if (node.opType === "Mul" || node.opType === "Div") {
-      const data = dataOperand(ix, node);
-      if (!data) return undefined;
-      scaledAfter = true;
-      scores = data;
-    } else if (node.opType === "Add" || node.opType === "Cast") {
-      scores = node.input![0]!;
-    } else return undefined;
-  }
-  if (!qk || qk.input!.some((i) => ix.isConstant(i))) return undefined;
+interface Found extends Match {
+  position: number;
+}
+
+function matchUnfused(ix: GraphIndex, softmax: onnx.INodeProto): Match | undefined {
+  const scores = scoresOf(ix, softmax.input?.[0] ?? "", 6);
+  if (!scores) return undefined;
+  const qk = qkOperands(ix, scores.node);
+  if (!qk) return undefined;
 
   // Forward from the probabilities to P·V.
   let probs = softmax.output![0]!;
   let pv: onnx.INodeProto | undefined;
-  for (let hops = 0; hops < 3 && !pv; hops++) {
+  for (let hops = 0; hops < 3; hops++) {
     const next = ix.consumersOf(probs);
-    pv = next.find((n) => n.opType === "MatMul" && n.input![0] === probs);
+    pv = next.find((n) => isPlainProduct(n) && n.input![0] === probs);
     if (pv) break;
     const pass = next.length === 1 && ["Cast", "Identity", "Dropout"].includes(next[0]!.opType ?? "") ? next[0] : undefined;
     if (!pass) return undefined;
@@ -136,19 +135,101 @@ function matchAttention(ix: GraphIndex, softmax: onnx.INodeProto): Match | undef
   }
   if (!pv) return undefined;
 
-  let q = qk.input![0]!;
-  let k = qk.input![1]!;
+  let { q, k } = qk;
   const qScale = scaleStep(ix, q);
   const kScale = scaleStep(ix, k);
   if (qScale) q = qScale;
-  if (kScale) k = kScale;
-  // Rows of k should be tokens, like q and v: step back over the transpose into Kᵀ.
-  const kt = ix.producerOf(k);
-  if (kt?.opType === "Transpose" && swapsLastTwo(intsAttr(kt, "perm"))) k = kt.input![0]!;
-
+  if (kScale) k = untransposed(ix, kScale);
   const out = outputProjection(ix, pv.output![0]!);
   if (!out) return undefined;
-  return { q, k, v: pv.input![1]!, probs, out, pattern: !scaledAfter && (qScale || kScale) ? "sdpa" : "classic" };
+  // The layout tells the patterns apart, wherever the scale went (ORT folds it into FusedMatMul):
+  // AttnProcessor2_0's head split ends in a Transpose to [B, heads, S, d], AttnProcessor's in a Reshape to [B·heads, S, d].
+  const sdpa = ix.producerOf(q)?.opType === "Transpose";
+  return { node: softmax, tensors: { q, k, v: pv.input![1]!, probs, out }, pattern: sdpa ? "sdpa" : "classic", levelTensor: q };
+}
+
+/**
+ * A fused attention op. q/k/v are its inputs ([B, S, hidden], before the head split) when it
+ * takes them separately; a packed QKV or KV input has no such tensors, and ORT's BERT-style
+ * `Attention` projects inside the op, so only `out` is there.
+ */
+function matchFused(ix: GraphIndex, node: onnx.INodeProto): Match | undefined {
+  const [query, key, value] = node.input ?? [];
+  const out = outputProjection(ix, node.output?.[0] ?? "");
+  if (!query || !out) return undefined;
+  if (node.opType === "Attention" && node.domain === "com.microsoft") return { node, tensors: { out }, pattern: "fused", levelTensor: query, self: true };
+  const tensors: Partial<Record<SiteKind, string>> = { out };
+  if (key && value) Object.assign(tensors, { q: query, k: key, v: value });
+  return { node, tensors, pattern: "fused", levelTensor: query, ...(key ? {} : { self: true }) };
+}
+
+/** Back from the Softmax input to the Q·Kᵀ product, through scales, additive masks/zero terms, casts and masked fills. */
+function scoresOf(ix: GraphIndex, t: string, depth: number): { node: onnx.INodeProto } | undefined {
+  const node = ix.producerOf(t);
+  if (!node || depth === 0) return undefined;
+  const op = node.opType ?? "";
+  if (qkOperands(ix, node)) return { node };
+  if (op === "Mul" || op === "Div") {
+    const data = dataOperand(ix, node);
+    return data ? scoresOf(ix, data, depth - 1) : undefined;
+  }
+  const tries = op === "Add" ? node.input! : op === "Where" ? node.input!.slice(1) : op === "Cast" || op === "Identity" ? node.input!.slice(0, 1) : [];
+  for (const input of tries) {
+    if (!input || ix.isConstant(input)) continue;
+    const found = scoresOf(ix, input, depth - 1);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+/**
+ * The operands of a Q·Kᵀ product with k's rows = tokens: MatMul(q, Kᵀ) (k = before the transpose),
+ * com.microsoft FusedMatMul (transB, alpha: ORT's fusion of the transpose and the scale) and
+ * Einsum ("bid,bjd->bij" contracts k's last axis directly).
+ */
+function qkOperands(ix: GraphIndex, node: onnx.INodeProto): { q: string; k: string } | undefined {
+  const [a, b] = node.input ?? [];
+  if (!a || !b || node.input!.length !== 2 || ix.isConstant(a) || ix.isConstant(b)) return undefined;
+  switch (node.opType) {
+    case "MatMul":
+      return { q: a, k: untransposed(ix, b) };
+    case "FusedMatMul": {
+      if (intAttr(node, "transA")) return undefined;
+      return { q: a, k: intAttr(node, "transB") ? b : untransposed(ix, b) };
+    }
+    case "Einsum": {
+      const eq = einsumTerms(node);
+      if (!eq) return undefined;
+      const [x, y, out] = eq;
+      if (x.at(-1) === y.at(-1) && out === x.slice(0, -1) + y.at(-2)) return { q: a, k: b };
+      if (x.at(-1) === y.at(-2) && out === x.slice(0, -1) + y.at(-1)) return { q: a, k: untransposed(ix, b) };
+      return undefined;
+    }
+  }
+  return undefined;
+}
+
+/** A plain product P·V: MatMul, FusedMatMul without transposes or scale, Einsum "bij,bjd->bid". */
+function isPlainProduct(node: onnx.INodeProto): boolean {
+  if (node.input?.length !== 2) return false;
+  if (node.opType === "MatMul") return true;
+  if (node.opType === "FusedMatMul") return !intAttr(node, "transA") && !intAttr(node, "transB") && (floatAttr(node, "alpha") ?? 1) === 1;
+  if (node.opType !== "Einsum") return false;
+  const eq = einsumTerms(node);
+  return eq !== undefined && eq[0].at(-1) === eq[1].at(-2) && eq[2] === eq[0].slice(0, -1) + eq[1].at(-1);
+}
+
+function einsumTerms(node: onnx.INodeProto): [string, string, string] | undefined {
+  const raw = node.attribute?.find((a) => a.name === "equation")?.s;
+  const eq = raw ? new TextDecoder().decode(raw).replace(/\s+/g, "") : "";
+  const m = /^([a-zA-Z]{2,}),([a-zA-Z]{2,})->([a-zA-Z]{2,})$/.exec(eq);
+  return m ? [m[1]!, m[2]!, m[3]!] : undefined;
+}
+
+/** Steps back over a transpose of the last two axes (Kᵀ → K); other tensors are returned as they are. */
+function untransposed(ix: GraphIndex, t: string): string {
+  const node = ix.producerOf(t);
+  return node?.opType === "Transpose" && swapsLastTwo(intsAttr(node, "perm")) ? node.input![0]! : t;
 }
 
 /** If `t` is x·s or x/s with s a scale (constant or computed from shapes), returns x. */
@@ -189,20 +270,29 @@ function swapsLastTwo(perm: number[] | undefined): boolean {
   return perm[n - 1] === n - 2 && perm[n - 2] === n - 1 && perm.slice(0, n - 2).every((p, i) => p === i);
 }
 
-/** From P·V forward through the head merge to to_out.0's result (MatMul/Gemm + constant bias). */
+const LINEAR = new Set(["MatMul", "Gemm", "FusedMatMul"]);
+
+/**
+ * From P·V forward through the head merge to to_out.0's result: a MatMul/Gemm with constant
+ * weights plus its constant bias Add; a 2-D Gemm (ORT's MatMul+Add fusion) is followed through
+ * the Reshape back to [B, N, C].
+ */
 function outputProjection(ix: GraphIndex, mixed: string): string | undefined {
   let t = mixed;
-  for (let hops = 0; hops < 6; hops++) {
+  for (let hops = 0; hops < 8; hops++) {
     const next = ix.consumersOf(t);
     if (next.length !== 1) return undefined;
     const node = next[0]!;
-    if ((node.opType === "MatMul" || node.opType === "Gemm") && node.input![0] === t && ix.isConstant(node.input![1]!)) {
-      const y = node.output![0]!;
-      if (node.opType === "Gemm" && node.input![2]) return y;
+    if (LINEAR.has(node.opType ?? "") && node.input![0] === t && ix.isConstant(node.input![1]!)) {
+      let y = node.output![0]!;
+      if (node.opType === "Gemm" && node.input![2]) {
+        const after = ix.consumersOf(y);
+        return after.length === 1 && after[0]!.opType === "Reshape" ? after[0]!.output![0]! : y;
+      }
       const after = ix.consumersOf(y);
       const bias = after.length === 1 && after[0]!.opType === "Add" ? after[0] : undefined;
-      const biasIsConstant = bias && bias.input!.some((i) => i !== y && ix.isConstant(i));
-      return biasIsConstant ? bias.output![0]! : y;
+      if (bias && bias.input!.some((i) => i !== y && ix.isConstant(i))) y = bias.output![0]!;
+      return y;
     }
     if (!PASS_THROUGH.has(node.opType ?? "")) return undefined;
     t = node.output![0]!;
@@ -212,8 +302,7 @@ function outputProjection(ix: GraphIndex, mixed: string): string | undefined {
 
 /**
  * The hidden states a q/k path projects from: back through head reshapes, scales and the bias
- * to the projection MatMul with constant weights, then that MatMul's input. Self-attention is
- * when q and k come from the same tensor.
+ * to the projection MatMul with constant weights, then that MatMul's input.
  */
 function projectionSource(ix: GraphIndex, t: string): string {
   let cur = t;
@@ -221,7 +310,7 @@ function projectionSource(ix: GraphIndex, t: string): string {
     const node = ix.producerOf(cur);
     if (!node) return cur;
     const op = node.opType ?? "";
-    if ((op === "MatMul" || op === "Gemm") && ix.isConstant(node.input![1]!)) return node.input![0]!;
+    if (LINEAR.has(op) && ix.isConstant(node.input![1]!)) return node.input![0]!;
     if (PASS_THROUGH.has(op)) cur = node.input![0]!;
     else if (op === "Mul" || op === "Div" || op === "Add") {
       const data = op === "Add" ? node.input!.find((i) => !ix.isConstant(i)) : dataOperand(ix, node);
@@ -230,6 +319,72 @@ function projectionSource(ix: GraphIndex, t: string): string {
     } else return cur;
   }
   return cur;
+}
+
+/** The tensor K is computed from: k itself, or for a packed KV input that input. */
+function keySource(ix: GraphIndex, f: Match): string {
+  return f.tensors.k ?? f.node.input?.[1] ?? f.node.input?.[0] ?? "";
+}
+
+/** The UNet's latent input: `sample`, else the first rank-4 input. */
+function sampleInput(ix: GraphIndex): string | undefined {
+  return (ix.inputs.find((i) => i.name === "sample") ?? ix.inputs.find((i) => i.type?.tensorType?.shape?.dim?.length === 4))?.name ?? undefined;
+}
+
+/** Tensors whose values depend on the sample's values (shapes do not carry the dependence). */
+function sampleDependent(ix: GraphIndex, root: string | undefined): Set<string> {
+  const dependent = new Set<string>(root ? [root] : []);
+  if (!root) return dependent;
+  for (const node of ix.nodes) {
+    if (node.opType === "Shape" || node.opType === "Size") continue;
+    if ((node.input ?? []).some((i) => dependent.has(i))) for (const o of node.output ?? []) if (o) dependent.add(o);
+  }
+  return dependent;
+}
+
+/**
+ * Places for blocks whose names carry no diffusers scope, from graph order and resolution: blocks
+ * after the first skip Concat (two sample-derived tensors joined, as every up block's first resnet
+ * does) are up blocks; of the rest, those at the deepest level after the last strided conv are the
+ * mid block; the others are down blocks. Block index = level (down) or deepest level − level (up);
+ * attentions count self-attentions within a block, each followed by its cross-attention.
+ */
+function inferPlaces(ix: GraphIndex, blocks: AttentionBlock[], found: readonly Found[], fromSample: Set<string>): AttentionBlock[] {
+  if (blocks.every((b) => b.place.block !== "unknown")) return blocks;
+  let firstSkipConcat = Infinity;
+  let lastStridedConv = -1;
+  ix.nodes.forEach((node, position) => {
+    const inputs = node.input ?? [];
+    if (node.opType === "Concat" && position < firstSkipConcat && inputs.filter((i) => fromSample.has(i)).length >= 2) firstSkipConcat = position;
+    if (node.opType === "Conv" && position < firstSkipConcat && fromSample.has(inputs[0] ?? "") && (intsAttr(node, "strides") ?? [1]).some((s) => s > 1)) lastStridedConv = position;
+  });
+  const unnamed = blocks.filter((b) => b.place.block === "unknown" && b.level !== null);
+  const deepest = Math.max(-1, ...unnamed.map((b) => b.level!));
+  const deepestBeforeUp = Math.max(-1, ...unnamed.filter((b) => found[b.index]!.position < firstSkipConcat).map((b) => b.level!));
+  const attentions = new Map<string, { self: number; cross: number }>();
+  const names = new Set(blocks.map((b) => b.name));
+  return blocks.map((b) => {
+    if (b.place.block !== "unknown" || b.level === null) return b;
+    const position = found[b.index]!.position;
+    const block: BlockKind = position > firstSkipConcat ? "up" : position > lastStridedConv && b.level === deepestBeforeUp ? "mid" : "down";
+    const blockIndex = block === "down" ? b.level : block === "mid" ? 0 : Math.max(deepest, deepestBeforeUp) - b.level;
+    const group = `${block}.${blockIndex}`;
+    const count = attentions.get(group) ?? { self: 0, cross: 0 };
+    const attentionIndex = b.self ? count.self : Math.max(count.self - 1, count.cross);
+    if (b.self) count.self++;
+    else count.cross = attentionIndex + 1;
+    attentions.set(group, count);
+    const attn = b.self ? "attn1" : "attn2";
+    const blockScope = block === "mid" ? "mid_block" : `${block}_blocks.${blockIndex}`;
+    const name = `${blockScope}/attentions.${attentionIndex}/transformer_blocks.0/${attn}`;
+    const unique = !names.has(name);
+    if (unique) names.add(name);
+    return {
+      ...b,
+      name: unique ? name : b.name,
+      place: { block, blockIndex, attentionIndex, transformerIndex: 0, attn, prefix: "", from: "graph" as const },
+    };
+  });
 }
 
 function placeOf(names: readonly (string | null | undefined)[]): { place: AttentionPlace; scope: string | null } {
@@ -247,11 +402,12 @@ function placeOf(names: readonly (string | null | undefined)[]): { place: Attent
         transformerIndex: Number(transformer),
         attn: attn ?? null,
         prefix,
+        from: "names",
       },
       scope: `${prefix.replace(/^\//, "")}${prefix ? "/" : ""}${blockScope}/attentions.${attention}/transformer_blocks.${transformer}/${attn}`,
     };
   }
-  return { place: { block: "unknown", blockIndex: null, attentionIndex: null, transformerIndex: null, attn: null, prefix: "" }, scope: null };
+  return { place: { block: "unknown", blockIndex: null, attentionIndex: null, transformerIndex: null, attn: null, prefix: "", from: "none" }, scope: null };
 }
 
 /**
@@ -259,11 +415,10 @@ function placeOf(names: readonly (string | null | undefined)[]): { place: Attent
  * computations do not carry a level). Stride-s convs and pools add log2 s, resizes by a constant
  * scale subtract it; a resize to the size of another tensor takes that tensor's level.
  */
-function spatialLevels(ix: GraphIndex): Map<string, number> {
+function spatialLevels(ix: GraphIndex, root: string | undefined): Map<string, number> {
   const levels = new Map<string, number>();
-  const root = ix.inputs.find((i) => i.name === "sample") ?? ix.inputs.find((i) => i.type?.tensorType?.shape?.dim?.length === 4);
-  if (!root?.name) return levels;
-  levels.set(root.name, 0);
+  if (!root) return levels;
+  levels.set(root, 0);
   const shapeSources = new Map<string, string>(); // Shape output → the tensor it measures
   for (const node of ix.nodes) {
     const op = node.opType ?? "";

@@ -110,6 +110,11 @@ export function intAttr(node: onnx.INodeProto, name: string): number | undefined
   return a?.i === undefined || a.i === null ? undefined : Number(a.i.toString());
 }
 
+export function floatAttr(node: onnx.INodeProto, name: string): number | undefined {
+  const a = node.attribute?.find((x) => x.name === name);
+  return a?.f === undefined || a.f === null ? undefined : a.f;
+}
+
 export function intsAttr(node: onnx.INodeProto, name: string): number[] | undefined {
   const a = node.attribute?.find((x) => x.name === name);
   return a?.ints?.length ? a.ints.map((v) => Number(v.toString())) : undefined;

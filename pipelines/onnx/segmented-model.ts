@@ -63,12 +63,12 @@ export class SegmentedModel implements Disposable {
     this.#models = models;
   }
 
-  static load(segments: SegmentFiles, backend: Backend, options: { threads?: number } = {}): SegmentedModel {
+  static load(segments: SegmentFiles, backend: Backend, options: { threads?: number; optimization?: "extended" | "all" } = {}): SegmentedModel {
     const models: OrtModel[] = [];
     try {
       for (const file of segments.files) {
         // One shared arena: each segment's intermediates reuse the memory the previous one freed.
-        models.push(OrtModel.load(file, backend, { threads: options.threads, externalDataDir: segments.externalDataDir, sharedCpuArena: true }));
+        models.push(OrtModel.load(file, backend, { threads: options.threads, externalDataDir: segments.externalDataDir, sharedCpuArena: true, optimization: options.optimization }));
       }
     } catch (e) {
       for (const m of models) m.dispose();

@@ -98,16 +98,28 @@ export class HookableModel implements Disposable {
 
   /** Every hookable site. */
   get sites(): HookSite[] {
-    return this.blocks.flatMap((block) => SITE_KINDS.map((kind) => ({ block, kind, name: `${block.name}:${kind}`, tensor: block.tensors[kind] })));
+    return this.blocks.flatMap((block) =>
+      SITE_KINDS.flatMap((kind) => {
+        const tensor = block.tensors[kind];
+        return tensor === undefined ? [] : [{ block, kind, name: `${block.name}:${kind}`, tensor }];
+      }),
+    );
   }
 
   get hookCount(): number {
     return this.#hooks.size;
   }
 
-  /** Registers `fn` for the sites `selector` picks; several hooks on one site run in registration order. */
+  /**
+   * Registers `fn` for the sites `selector` picks; several hooks on one site run in registration
+   * order. A selector no site of the model can match (whatever the latent size) is an error that
+   * lists the sites the model has: a hook that silently does nothing is the worst outcome.
+   */
   hook(selector: SiteSelector, fn: UnetHook): HookHandle {
     checkSelector(selector);
+    if (!this.sites.some((s) => matchesAtSomeSize(selector, s))) {
+      throw new UsageError(`hook ${describeSelector(selector)} matches no site of ${this.model.path}; ${describeSites(this.blocks)}`);
+    }
     const entry = { selector, fn };
     this.#hooks.add(entry);
     return { remove: () => void this.#hooks.delete(entry) };
@@ -152,7 +164,7 @@ export class HookableModel implements Disposable {
       this.#loaded.delete(key); // re-insert as most recent
     } else {
       const { bytes, model } = this.#parse();
-      seg = SegmentedModel.load(cachedSegments(this.model.path, bytes, model, cuts), this.model.backend);
+      seg = SegmentedModel.load(cachedSegments(this.model.path, bytes, model, cuts), this.model.backend, { optimization: this.model.optimization });
       while (this.#loaded.size >= KEEP_LOADED) {
         const [oldest, old] = this.#loaded.entries().next().value!;
         this.#loaded.delete(oldest);
@@ -190,15 +202,46 @@ function defaultLatentSize(feeds: Readonly<Record<string, Tensor>>): { height: n
 }
 
 function matches(sel: SiteSelector, site: HookSite, height: number, width: number, contextTokens: number): boolean {
-  const kinds: readonly SiteKind[] = typeof sel.site === "string" ? [sel.site] : sel.site;
-  if (!kinds.includes(site.kind)) return false;
-  if (sel.self !== undefined && sel.self !== site.block.self) return false;
-  if (sel.blocks && !sel.blocks.includes(site.block.place.block)) return false;
+  if (!matchesAtSomeSize(sel, site)) return false;
   if (sel.maxRes !== undefined) {
     const tokens = tokenCounts(site.block, height, width, contextTokens);
     if (!tokens || tokens.key > sel.maxRes * sel.maxRes) return false;
   }
+  return true;
+}
+
+/** Everything but maxRes, which depends on the latent size of a call. */
+function matchesAtSomeSize(sel: SiteSelector, site: HookSite): boolean {
+  const kinds: readonly SiteKind[] = typeof sel.site === "string" ? [sel.site] : sel.site;
+  if (!kinds.includes(site.kind)) return false;
+  if (sel.self !== undefined && sel.self !== site.block.self) return false;
+  if (sel.blocks && !sel.blocks.includes(site.block.place.block)) return false;
   return sel.where ? sel.where(site) : true;
+}
+
+function describeSelector(sel: SiteSelector): string {
+  const parts = [`site: ${typeof sel.site === "string" ? sel.site : sel.site.join("|")}`];
+  if (sel.self !== undefined) parts.push(sel.self ? "self-attention" : "cross-attention");
+  if (sel.blocks) parts.push(`blocks: ${sel.blocks.join("|")}`);
+  if (sel.maxRes !== undefined) parts.push(`maxRes: ${sel.maxRes}`);
+  if (sel.where) parts.push("where: (function)");
+  return `{ ${parts.join(", ")} }`;
+}
+
+/** One line naming every block and the sites it has. */
+export function describeSites(blocks: readonly AttentionBlock[]): string {
+  if (blocks.length === 0) return "it has no attention block the site finder recognises (docs/unet-hooks.md lists the known forms)";
+  const list = blocks.map((b) => `${b.name} (${b.self ? "self" : "cross"}, ${b.place.block}: ${SITE_KINDS.filter((k) => b.tensors[k] !== undefined).join(",")})`);
+  return `it has ${blocks.length} attention blocks: ${list.join("; ")}`;
+}
+
+/** Site counts per kind, e.g. "probs: 8 self, 0 cross; out: …", for a job's log before its first frame. */
+export function countSites(sites: readonly HookSite[]): string {
+  const counts = SITE_KINDS.map((kind) => {
+    const of = sites.filter((s) => s.kind === kind);
+    return of.length ? `${kind} ${of.filter((s) => s.block.self).length} self + ${of.filter((s) => !s.block.self).length} cross` : "";
+  }).filter(Boolean);
+  return counts.length ? counts.join(", ") : "no sites";
 }
 
 function checkSelector(sel: SiteSelector): void {

@@ -41,7 +41,7 @@ describe("graph cutting", () => {
       path = join(await ensureTinyModel(), "unet", "model.onnx");
       bytes = new Uint8Array(readFileSync(path));
       model = readModel(bytes);
-      cuts = findAttentionBlocks(model).filter((b) => b.self).flatMap((b) => [b.tensors.probs, b.tensors.out]);
+      cuts = findAttentionBlocks(model).filter((b) => b.self).flatMap((b) => [b.tensors.probs!, b.tensors.out!]);
     });
 
     test("makes one segment per cut plus one for the outputs, cuts in graph order", () => {

@@ -22,7 +22,7 @@ beforeAll(async () => {
   path = join(await ensureTinyModel(), "unet", "model.onnx");
   const bytes = new Uint8Array(readFileSync(path));
   const model = readModel(bytes);
-  const cuts = findAttentionBlocks(model).filter((b) => b.self).flatMap((b) => [b.tensors.probs, b.tensors.out]);
+  const cuts = findAttentionBlocks(model).filter((b) => b.self).flatMap((b) => [b.tensors.probs!, b.tensors.out!]);
   files = cachedSegments(path, bytes, model, cuts);
 });
 

@@ -62,7 +62,7 @@ describe("segment files of the tiny UNet", () => {
     const path = join(await ensureTinyModel(), "unet", "model.onnx");
     const bytes = new Uint8Array(readFileSync(path));
     const model = readModel(bytes);
-    const cuts = findAttentionBlocks(model).filter((b) => b.self).flatMap((b) => [b.tensors.probs, b.tensors.out]);
+    const cuts = findAttentionBlocks(model).filter((b) => b.self).flatMap((b) => [b.tensors.probs!, b.tensors.out!]);
     const files = cachedSegments(path, bytes, model, cuts);
     const segment = readModel(new Uint8Array(readFileSync(files.files[1]!)));
     const shapeOf = (name: string) =>
