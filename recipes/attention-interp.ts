@@ -17,6 +17,7 @@ import { runRecipe } from "../pipelines/cli/index.ts";
 import { attentionInterp } from "../pipelines/cli/recipes/attention-interp.ts";
 import { openFrameSink } from "../pipelines/io/frame-sink.ts";
 import { openFrameSource } from "../pipelines/io/frame-source.ts";
+import { countSites } from "../pipelines/sd/unet-hooks.ts";
 
 const MiB = (bytes: number) => (bytes / 2 ** 20).toFixed(2);
 function stdinHasFrames(): boolean {
@@ -28,7 +29,7 @@ function stdinHasFrames(): boolean {
   }
 }
 
-await runRecipe(attentionInterp, async ({ config: c, options, output, log, progress, interrupted }) => {
+await runRecipe(attentionInterp, async ({ config: c, options, output, log, debug, progress, interrupted }) => {
   const input = c.input ?? (stdinHasFrames() ? "-" : null);
   const builtIn = { meta: syntheticClipMeta({ frames: c.frames }), frames: syntheticClip({ frames: c.frames }) };
   const source = input === null ? builtIn : await openFrameSource(input);
@@ -47,6 +48,10 @@ await runRecipe(attentionInterp, async ({ config: c, options, output, log, progr
   const frames = ai.run(source.frames, {
     ...options,
     onStep: () => steps.tick(),
+    onSites: (hooked) => {
+      log(`hooked ${hooked.map((h) => `${h.model}: ${countSites(h.sites)}`).join("; ")}`);
+      for (const h of hooked) for (const s of h.sites) debug(`  ${h.model} ${s.name} (${s.block.self ? "self" : "cross"})`);
+    },
     onEstimate: (e) => {
       const bySite = Object.entries(e.bySite).map(([k, v]) => `${k} ${MiB(v)}`).join(", ");
       log(`state memory estimate: ${MiB(e.bytes)} MiB (${c.state_dtype}; ${bySite}) ` +

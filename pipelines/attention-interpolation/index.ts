@@ -59,6 +59,8 @@ export interface InterpolateOptions {
   onStep?: (info: StepInfo<Tensor>) => void;
   /** Once per clip, before any state is stored: what the state will hold. */
   onEstimate?: (estimate: StateEstimate) => void;
+  /** Once, before the first frame: the sites the hooks picked in each model at this size. */
+  onSites?: (hooked: readonly { model: "unet" | "controlnet"; sites: readonly HookSite[] }[]) => void;
 }
 
 /** The one home of these numbers: the recipe's schema and configs/attention-interp.yaml take them from here. */
@@ -171,11 +173,20 @@ export class AttentionInterpolation implements Disposable {
       for (const t of pending.splice(0)) t.dispose();
     };
     let matcher: HistogramMatcher | undefined;
+    let sitesReported = false;
     try {
       for await (const source of frames) {
         const width = o.width ?? source.width;
         const height = o.height ?? source.height;
         const frame = resizeFrame(source, width, height);
+        if (options.onSites && !sitesReported) {
+          sitesReported = true;
+          const [h, w] = [height / 8, width / 8];
+          options.onSites([
+            { model: "unet", sites: this.sd.unet.hooks.selectedSites(h, w) },
+            { model: "controlnet", sites: this.sd.controlnet!.hooks.selectedSites(h, w) },
+          ]);
+        }
         using control = conditioner(frame);
         const onStep = (info: StepInfo<Tensor>): Tensor | void => {
           releasePending();

@@ -46,6 +46,9 @@ describe("recipes/attention-interp.ts", () => {
     expect(exitCode).toBe(0);
     expect(stderr).toContain("no input: a built-in 2-frame clip");
     expect(stderr).toMatch(/state memory estimate: [\d.]+ MiB \(f32; unet probs/);
+    // before the first frame: how many sites were hooked per kind, self vs cross (tiny-controlnet's
+    // default set: self-attention probs at keys ≤ 32² and self-attention out in the UNet)
+    expect(stderr).toMatch(/hooked unet: probs [1-9]\d* self \+ 0 cross, out [1-9]\d* self \+ 0 cross; controlnet: /);
     expect(stderr).toContain(`wrote ${out}`);
     const bytes = readFileSync(out);
     expect(new TextDecoder("latin1").decode(bytes.subarray(0, 22))).toBe("YUV4MPEG2 W256 H256 F8");

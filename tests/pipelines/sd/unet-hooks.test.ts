@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { UsageError } from "../../../pipelines/errors.ts";
 import { ensureTinyModel } from "../../../pipelines/sd/tiny/index.ts";
+import { GraphBuilder } from "../../../pipelines/onnx/model-builder.ts";
 import { fill } from "../../../pipelines/runtime/blend-ops.ts";
 import { CpuBackend } from "../../../pipelines/runtime/cpu-backend.ts";
 import { OrtModel } from "../../../pipelines/runtime/ort-model.ts";
@@ -183,6 +184,34 @@ describe("UNet hooks", () => {
       expect(() => unet.hook({ site: "attn" as never }, () => undefined)).toThrow(/hook site "attn" is not one of q, k, v, probs, out/);
       expect(() => unet.hook({ site: "q", blocks: ["middle" as never] }, () => undefined)).toThrow(/hook block "middle" is not one of down, mid, up, unknown/);
       expect(unet.hooks.hookCount).toBe(0);
+    });
+
+    test("a request no site can match is an error naming it and listing the sites the model has", () => {
+      let message = "";
+      try {
+        unet.hook({ site: "probs", self: false, blocks: ["mid"], where: (s) => s.block.place.blockIndex === 7 }, () => undefined);
+      } catch (e) {
+        expect(e).toBeInstanceOf(UsageError);
+        message = (e as Error).message;
+      }
+      expect(message).toContain("hook { site: probs, cross-attention, blocks: mid, where: (function) } matches no site of");
+      expect(message).toContain(`it has ${unet.hooks.blocks.length} attention blocks: `);
+      for (const b of unet.hooks.blocks) expect(message).toContain(`${b.name} (${b.self ? "self" : "cross"}, ${b.place.block}: q,k,v,probs,out)`);
+      expect(message).not.toContain("\n");
+      expect(unet.hooks.hookCount).toBe(0);
+      // maxRes depends on the latent size of a call, so a selector that only maxRes rules out is accepted
+      unet.hook({ site: "probs", maxRes: 1 }, () => undefined).remove();
+    });
+
+    test("on a graph with no attention, the error says the finder recognises none", () => {
+      const g = new GraphBuilder("plain");
+      const x = g.input("sample", "f32", [1, 4, 8, 8]);
+      g.output(g.node("Relu", [x]), "f32", [1, 4, 8, 8]);
+      const path = join(tmp, "plain.onnx");
+      writeFileSync(path, g.toModel());
+      using model = OrtModel.load(path, cpu);
+      using hookable = new HookableModel(model);
+      expect(() => hookable.hook({ site: "out" }, () => undefined)).toThrow(/matches no site of .*plain\.onnx; it has no attention block the site finder recognises/);
     });
   });
 
