@@ -50,7 +50,9 @@ await runRecipe(attentionInterp, async ({ config: c, options, output, log, debug
     onStep: () => steps.tick(),
     onSites: (hooked) => {
       log(`hooked ${hooked.map((h) => `${h.model}: ${countSites(h.sites)}`).join("; ")}`);
-      for (const h of hooked) for (const s of h.sites) debug(`  ${h.model} ${s.name} (${s.block.self ? "self" : "cross"})`);
+      for (const { model, sites } of hooked) {
+        for (const s of sites) debug(`  ${model} ${s.name} (${s.block.self ? "self" : "cross"})`);
+      }
     },
     onEstimate: (e) => {
       const bySite = Object.entries(e.bySite).map(([k, v]) => `${k} ${MiB(v)}`).join(", ");
