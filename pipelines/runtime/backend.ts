@@ -4,6 +4,26 @@ import type { BufferPoolStats } from "./buffer-pool.ts";
 /** `cpu` or `cuda:N`. */
 export type DeviceName = "cpu" | `cuda:${number}`;
 
+/**
+ * The one reading of a device string: `cpu`, `cuda` (= `cuda:0`) or `cuda:N`; anything else is
+ * undefined (callers name the string in their error). `auto` is a choice, not a device: see
+ * runtime/device.ts.
+ */
+export function parseDevice(spec: string): { name: DeviceName; cudaOrdinal: number | null } | undefined {
+  if (spec === "cpu") return { name: "cpu", cudaOrdinal: null };
+  const m = /^cuda(?::(\d+))?$/.exec(spec);
+  if (!m) return undefined;
+  const ordinal = Number(m[1] ?? 0);
+  return Number.isSafeInteger(ordinal) ? { name: `cuda:${ordinal}`, cudaOrdinal: ordinal } : undefined;
+}
+
+/** N of `cuda:N`; a RangeError for anything else (a programming error: names come from parseDevice). */
+export function cudaOrdinal(device: DeviceName): number {
+  const ordinal = parseDevice(device)?.cudaOrdinal;
+  if (ordinal === undefined || ordinal === null) throw new RangeError(`"${device}" is not a CUDA device like "cuda:0"`);
+  return ordinal;
+}
+
 /** Memory a tensor lives in. CPU memory is a JS ArrayBuffer; CUDA memory a device pointer. */
 export type Storage =
   | { kind: "cpu"; buffer: ArrayBuffer }

@@ -17,7 +17,7 @@ import { compileToPtx, nvrtcAvailability, nvrtcOptions, nvrtcVersion, pickArch, 
 import { kernelCacheFile, kernelCacheKey, writeCacheFile, type KernelBuild } from "../../ffi/kernel-cache.ts";
 import type { DType, GridRule, KernelFamily, KernelSignature } from "../../kernels/signature.ts";
 import { findKernel } from "../../kernels/variants.ts";
-import type { Backend, DeviceName, LaunchArg, Storage } from "./backend.ts";
+import { type Backend, cudaOrdinal, type DeviceName, type LaunchArg, type Storage } from "./backend.ts";
 import { BufferPool, type BufferPoolStats } from "./buffer-pool.ts";
 
 const PRELUDE_PATH = new URL("../../kernels/prelude-cuda.h", import.meta.url);
@@ -92,12 +92,11 @@ export class CudaBackend implements Backend {
   #disposed = false;
 
   constructor(device: DeviceName) {
-    const ordinal = /^cuda:(\d+)$/.exec(device)?.[1];
-    if (ordinal === undefined) throw new RangeError(`CudaBackend needs a device like "cuda:0", got "${device}"`);
+    const ordinal = cudaOrdinal(device);
     const available = cudaBackendAvailability();
     if (!available.ok) throw new CudaUnavailable(available.reason);
     this.device = device;
-    this.#gpu = new CudaDevice(Number(ordinal));
+    this.#gpu = new CudaDevice(ordinal);
     const { major, minor } = this.#gpu.computeCapability;
     try {
       this.#arch = pickArch(major * 10 + minor, supportedArchs());

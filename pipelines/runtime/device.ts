@@ -3,7 +3,7 @@ import { dirname, join } from "node:path";
 import { ortLibraryPath } from "../../ffi/ort/index.ts";
 import { CudaUnavailable } from "../../ffi/cuda/errors.ts";
 import { LatentloomError, UsageError } from "../errors.ts";
-import type { Backend, DeviceName } from "./backend.ts";
+import { type Backend, type DeviceName, parseDevice } from "./backend.ts";
 import { CpuBackend } from "./cpu-backend.ts";
 import { CudaBackend, cudaBackendAvailability } from "./cuda-backend.ts";
 
@@ -27,11 +27,9 @@ export function openDevice(spec = "cpu"): DeviceChoice {
     if (cuda.ok) return { backend: backend("cuda:0"), reason: `auto: picked cuda:0 (${cuda.description})` };
     return { backend: backend("cpu"), reason: `auto: picked cpu because ${cuda.reason}` };
   }
-  const name = spec === "cuda" ? "cuda:0" : spec;
-  if (name !== "cpu" && !/^cuda:\d+$/.test(name)) {
-    throw new UsageError(`unknown device "${spec}"; valid: cpu, cuda, cuda:N, auto`);
-  }
-  return { backend: backend(name as DeviceName), reason: `device ${name} as asked` };
+  const parsed = parseDevice(spec);
+  if (!parsed) throw new UsageError(`unknown device "${spec}"; valid: cpu, cuda, cuda:N, auto`);
+  return { backend: backend(parsed.name), reason: `device ${parsed.name} as asked` };
 }
 
 function backend(name: DeviceName): Backend {

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { IoBinding, MemoryInfo, OrtError, Session, setThreadSpinning, type TensorInfo, Value } from "../../ffi/ort/index.ts";
 import type { DType } from "../../kernels/signature.ts";
 import { ModelError } from "../errors.ts";
-import type { Backend } from "./backend.ts";
+import { type Backend, cudaOrdinal } from "./backend.ts";
 import { Tensor } from "./tensor.ts";
 import { timing } from "./timing.ts";
 
@@ -111,7 +111,7 @@ export class OrtModel implements Disposable {
     this.inputs = session.inputs;
     this.outputs = session.outputs;
     this.#binding = new IoBinding(session);
-    this.#memoryInfo = backend.device === "cpu" ? undefined : MemoryInfo.cuda(Number(backend.device.slice(5)));
+    this.#memoryInfo = backend.device === "cpu" ? undefined : MemoryInfo.cuda(cudaOrdinal(backend.device));
     this.#rebindInputs = backend.device !== "cpu";
   }
 
@@ -127,7 +127,7 @@ export class OrtModel implements Disposable {
         ...(options.sharedCpuArena ? { sharedCpuArena: true } : {}),
         ...(backend.device === "cpu"
           ? {}
-          : { cuda: { deviceId: Number(backend.device.slice(5)), stream: backend.stream } }),
+          : { cuda: { deviceId: cudaOrdinal(backend.device), stream: backend.stream } }),
       });
       return new OrtModel(path, backend, session, options.optimization ?? "all");
     } catch (e) {

@@ -75,7 +75,7 @@ describe.skipIf(availability.ok)("without a usable CUDA device", () => {
 
 describe("CudaBackend", () => {
   test("rejects a device name that is not cuda:N", () => {
-    expect(() => new CudaBackend("cpu")).toThrow('CudaBackend needs a device like "cuda:0", got "cpu"');
+    expect(() => new CudaBackend("cpu")).toThrow('"cpu" is not a CUDA device like "cuda:0"');
   });
 });
 
