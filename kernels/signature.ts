@@ -5,6 +5,8 @@
  * the grid. The launcher checks every call against this before any pointer reaches C.
  */
 
+import { ELEMENT_TYPES } from "../core/dtypes.ts";
+
 export type DType = "f32" | "f16" | "i32" | "i64" | "u8";
 export type ScalarType = "f32" | "i32" | "i64";
 
@@ -71,7 +73,12 @@ export function defineFamily(
   return { name, source, kernels: Object.fromEntries(kernels.map((k) => [k.name, k])) };
 }
 
-export const bytesPerElement: Readonly<Record<DType, number>> = { f32: 4, f16: 2, i32: 4, i64: 8, u8: 1 };
+/** The element types kernels take, in the order kernel names list them. */
+export const KERNEL_DTYPES: readonly DType[] = ["f32", "f16", "i32", "i64", "u8"];
+
+export const bytesPerElement: Readonly<Record<DType, number>> = Object.fromEntries(
+  KERNEL_DTYPES.map((d) => [d, ELEMENT_TYPES[d].bytes]),
+) as Record<DType, number>;
 
 /**
  * Evaluates an extent expression (`n`, `rows*cols`, `2*n`, `n+1`) over integer scalar values.

@@ -8,7 +8,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 
 const ROOT = resolve(import.meta.dir, "..");
-const SOURCE_ROOTS = ["bin", "recipes", "pipelines", "ffi", "kernels"];
+const SOURCE_ROOTS = ["core", "bin", "recipes", "pipelines", "ffi", "kernels"];
 
 /** Lower rank = lower layer. A file may import its own layer or any lower one, never a higher one. */
 const LAYERS: readonly { name: string; rank: number; match: (path: string) => boolean }[] = [
@@ -23,6 +23,7 @@ const LAYERS: readonly { name: string; rank: number; match: (path: string) => bo
   { name: "errors", rank: 1.5, match: (p) => p === "pipelines/errors.ts" },
   { name: "ffi", rank: 1, match: (p) => p.startsWith("ffi/") },
   { name: "kernels", rank: 1, match: (p) => p.startsWith("kernels/") },
+  { name: "core", rank: 0, match: (p) => p.startsWith("core/") },
 ];
 const JOBS = ["latent-blending", "attention-interpolation", "stylize", "fifo", "continuation"];
 

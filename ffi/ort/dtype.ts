@@ -1,3 +1,5 @@
+import { elementTypes } from "../../core/dtypes.ts";
+
 /** Element types a Value can hold, as spelled across the project. */
 export type Dtype = "f32" | "f16" | "i32" | "i64" | "u8" | "bool";
 
@@ -20,14 +22,7 @@ interface DtypeInfo {
 }
 
 /** ONNX TensorProto.DataType value, element size and storage of each Dtype. */
-export const DTYPES: Readonly<Record<Dtype, DtypeInfo>> = {
-  f32: { onnx: 1, bytes: 4, array: Float32Array },
-  u8: { onnx: 2, bytes: 1, array: Uint8Array },
-  i32: { onnx: 6, bytes: 4, array: Int32Array },
-  i64: { onnx: 7, bytes: 8, array: BigInt64Array },
-  bool: { onnx: 9, bytes: 1, array: Uint8Array },
-  f16: { onnx: 10, bytes: 2, array: Uint16Array },
-};
+export const DTYPES: Readonly<Record<Dtype, DtypeInfo>> = elementTypes(["f32", "u8", "i32", "i64", "bool", "f16"]);
 
 export const DTYPE_NAMES = Object.keys(DTYPES) as Dtype[];
 

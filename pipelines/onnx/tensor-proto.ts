@@ -5,23 +5,12 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { onnx } from "onnx-proto";
+import { ELEMENT_TYPES, type ElementType } from "../../core/dtypes.ts";
 
 /** Element types the builder writes, by our short names. */
-export const ONNX_DTYPES = {
-  f32: { code: 1, bytes: 4, array: Float32Array },
-  u8: { code: 2, bytes: 1, array: Uint8Array },
-  i8: { code: 3, bytes: 1, array: Int8Array },
-  u16: { code: 4, bytes: 2, array: Uint16Array },
-  i16: { code: 5, bytes: 2, array: Int16Array },
-  i32: { code: 6, bytes: 4, array: Int32Array },
-  i64: { code: 7, bytes: 8, array: BigInt64Array },
-  bool: { code: 9, bytes: 1, array: Uint8Array },
-  f16: { code: 10, bytes: 2, array: Uint16Array },
-  f64: { code: 11, bytes: 8, array: Float64Array },
-  u32: { code: 12, bytes: 4, array: Uint32Array },
-  u64: { code: 13, bytes: 8, array: BigUint64Array },
-  bf16: { code: 16, bytes: 2, array: Uint16Array },
-} as const;
+export const ONNX_DTYPES = Object.fromEntries(
+  Object.entries(ELEMENT_TYPES).map(([name, t]) => [name, { code: t.onnx, bytes: t.bytes, array: t.array }]),
+) as { readonly [K in ElementType]: { readonly code: (typeof ELEMENT_TYPES)[K]["onnx"]; readonly bytes: number; readonly array: (typeof ELEMENT_TYPES)[K]["array"] } };
 export type OnnxDtype = keyof typeof ONNX_DTYPES;
 
 /** Typed array holding each element type (f16/bf16 as raw bits, bool as 0/1 bytes). */

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { IoBinding, MemoryInfo, OrtError, Session, setThreadSpinning, type TensorInfo, Value } from "../../ffi/ort/index.ts";
-import type { DType } from "../../kernels/signature.ts";
+import { type DType, KERNEL_DTYPES } from "../../kernels/signature.ts";
 import { ModelError } from "../errors.ts";
 import { type Backend, cudaOrdinal } from "./backend.ts";
 import { Tensor } from "./tensor.ts";
@@ -326,7 +326,7 @@ function wraps(b: Wrapped, t: Tensor): boolean {
 
 /** Our dtype for an ONNX input/output, or undefined for types our tensors cannot hold. */
 export function tensorDtype(info: TensorInfo): DType | undefined {
-  return (["f32", "f16", "i32", "i64", "u8"] as const).find((d) => d === info.dtype);
+  return KERNEL_DTYPES.find((d) => d === info.dtype);
 }
 
 function firstLine(s: string): string {

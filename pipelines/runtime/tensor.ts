@@ -1,14 +1,15 @@
+import { ELEMENT_TYPES } from "../../core/dtypes.ts";
 import { bytesPerElement, type DType } from "../../kernels/signature.ts";
 import type { Backend, Storage } from "./backend.ts";
 
 export type HostArray = Float32Array | Uint16Array | Int32Array | BigInt64Array | Uint8Array;
 
 const hostArrays = {
-  f32: Float32Array,
-  f16: Uint16Array, // IEEE half bit patterns
-  i32: Int32Array,
-  i64: BigInt64Array,
-  u8: Uint8Array,
+  f32: ELEMENT_TYPES.f32.array,
+  f16: ELEMENT_TYPES.f16.array, // IEEE half bit patterns
+  i32: ELEMENT_TYPES.i32.array,
+  i64: ELEMENT_TYPES.i64.array,
+  u8: ELEMENT_TYPES.u8.array,
 } as const;
 
 /** Device memory is returned when a tensor is dropped without dispose(); dispose() is the plan. */
