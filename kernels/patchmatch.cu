@@ -195,13 +195,22 @@ LL_KERNEL pm_candidate_i32(int* cand, const int* nnf, ll_i64 b, ll_i64 h, ll_i64
 }
 
 /* err(q) = sum_c weights[c] * sum_o (tgt(q + o)[c] - src(phi(q) + o)[c])^2 over the (2r+1)^2 patch,
- * plus err(q) when accumulate != 0. r is capped at pad; phi is clamped to the source. */
-LL_KERNEL pm_patch_error_f32(float* err, const float* tgt, const float* src, const int* nnf, const float* weights,
-                             ll_i64 b, ll_i64 h, ll_i64 w, ll_i64 sh, ll_i64 sw, ll_i64 pad, ll_i64 r,
-                             ll_i64 accumulate) {
+ * plus err(q) when accumulate != 0. r is capped at pad; phi is clamped to the source.
+ * With skip_same != 0, a pixel whose match equals ref's (a candidate that changes nothing there)
+ * gets PM_SKIPPED instead, which pm_accept_f32 never takes: most propagation candidates of a
+ * coherent field are such, and their error is the current one. */
+#define PM_SKIPPED 3.0e38f
+
+LL_KERNEL pm_patch_error_f32(float* err, const float* tgt, const float* src, const int* nnf, const int* ref,
+                             const float* weights, ll_i64 b, ll_i64 h, ll_i64 w, ll_i64 sh, ll_i64 sw, ll_i64 pad,
+                             ll_i64 r, ll_i64 accumulate, ll_i64 skip_same) {
   ll_i64 rr = pm_clamp(r, 0, pad);
   ll_i64 tw = w + 2 * pad, th = h + 2 * pad, stw = sw + 2 * pad, sth = sh + 2 * pad;
   LL_FOR_EACH(i, b * h * w) {
+    if (skip_same && nnf[2 * i] == ref[2 * i] && nnf[2 * i + 1] == ref[2 * i + 1]) {
+      err[i] = PM_SKIPPED;
+      continue;
+    }
     ll_i64 bi = i / (h * w), rem = i - bi * h * w, y = rem / w, x = rem - y * w;
     ll_i64 sy = pm_clamp(nnf[2 * i], 0, sh - 1), sx = pm_clamp(nnf[2 * i + 1], 0, sw - 1);
     const float* t = tgt + ((bi * th + y + pad) * tw + x + pad) * PM_C;

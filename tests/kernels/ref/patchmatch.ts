@@ -50,12 +50,13 @@ function distance(
 interface Sizes { b: number; h: number; w: number; sh: number; sw: number }
 
 function patchError(
-  inputs: Record<string, Float64Array>, { b, h, w, sh, sw }: Sizes, pad: number, r: number, accumulate: boolean,
+  inputs: Record<string, Float64Array>, { b, h, w, sh, sw }: Sizes, pad: number, r: number, accumulate: boolean, skipSame: boolean,
 ): Float64Array {
-  const { tgt, src, nnf, weights, err } = inputs as Record<string, Float64Array>;
+  const { tgt, src, nnf, ref, weights, err } = inputs as Record<string, Float64Array>;
   const rr = clamp(r, 0, pad);
   const tw = w + 2 * pad, th = h + 2 * pad, stw = sw + 2 * pad, sth = sh + 2 * pad;
   return map(b * h * w, (i) => {
+    if (skipSame && nnf![2 * i] === ref![2 * i] && nnf![2 * i + 1] === ref![2 * i + 1]) return f(3.0e38);
     const bi = Math.floor(i / (h * w)), rem = i % (h * w), y = Math.floor(rem / w), x = rem % w;
     const sy = clamp(nnf![2 * i]!, 0, sh - 1), sx = clamp(nnf![2 * i + 1]!, 0, sw - 1);
     const e = distance(tgt!, bi * th * tw * C, tw, y + pad, x + pad, src!, bi * sth * stw * C, stw, sy + pad, sx + pad, rr, weights!);
@@ -308,21 +309,30 @@ export const patchmatchCases: KernelCase[] = [
     ),
   ),
   ...shapes.flatMap((s) =>
-    [0, 1].map((accumulate): KernelCase => {
+    [
+      [0, 0],
+      [1, 0],
+      [0, 1],
+    ].map(([accumulate, skip_same]): KernelCase => {
       const sz = { b: s.b, h: s.h, w: s.w, sh: s.sh, sw: s.sw };
       return {
         kernel: "pm_patch_error_f32",
-        params: { shape: label(s), pad: s.pad, r: s.r, accumulate },
-        inputs: (g) => ({
-          tgt: record(s.b, s.h, s.w, s.pad, () => g.next()),
-          src: record(s.b, s.sh, s.sw, s.pad, () => g.next()),
-          nnf: field(s.b * s.h * s.w, s.sh, s.sw, () => g.next()),
-          weights: WEIGHTS,
-          ...(accumulate ? { err: map(s.b * s.h * s.w, () => g.next() * 1000) } : {}),
-        }),
-        scalars: { ...sz, pad: s.pad, r: s.r, accumulate },
+        params: { shape: label(s), pad: s.pad, r: s.r, accumulate: accumulate!, skip_same: skip_same! },
+        inputs: (g) => {
+          const nnf = field(s.b * s.h * s.w, s.sh, s.sw, () => g.next());
+          return {
+            tgt: record(s.b, s.h, s.w, s.pad, () => g.next()),
+            src: record(s.b, s.sh, s.sw, s.pad, () => g.next()),
+            nnf,
+            // a reference field equal to nnf at about half the pixels
+            ref: map(nnf.length, (i) => (Math.floor(i / 2) % 2 === 0 ? nnf[i]! : nnf[i]! + 1)),
+            weights: WEIGHTS,
+            ...(accumulate ? { err: map(s.b * s.h * s.w, () => g.next() * 1000) } : {}),
+          };
+        },
+        scalars: { ...sz, pad: s.pad, r: s.r, accumulate: accumulate!, skip_same: skip_same! },
         outputs: { err: s.b * s.h * s.w },
-        reference: (inputs) => ({ err: patchError(inputs, sz, s.pad, s.r, accumulate === 1) }),
+        reference: (inputs) => ({ err: patchError(inputs, sz, s.pad, s.r, accumulate === 1, skip_same === 1) }),
       };
     }),
   ),
