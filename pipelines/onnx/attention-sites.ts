@@ -86,7 +86,7 @@ export function findAttentionBlocks(model: onnx.IModelProto): AttentionBlock[] {
     if (match) found.push({ ...match, position });
   });
   const blocks = found.map((f, index): AttentionBlock => {
-    const self = f.self ?? (root ? fromSample.has(keySource(ix, f)) : projectionSource(ix, f.tensors.q!) === projectionSource(ix, f.tensors.k!));
+    const self = f.self ?? (root ? fromSample.has(keySource(f)) : sameProjectionSource(ix, f));
     const named = placeOf([f.node.name, ...Object.values(f.tensors).map((t) => ix.producerOf(t!)?.name)]);
     return {
       index,
@@ -322,8 +322,14 @@ function projectionSource(ix: GraphIndex, t: string): string {
 }
 
 /** The tensor K is computed from: k itself, or for a packed KV input that input. */
-function keySource(ix: GraphIndex, f: Match): string {
+function keySource(f: Match): string {
   return f.tensors.k ?? f.node.input?.[1] ?? f.node.input?.[0] ?? "";
+}
+
+/** Without a sample input: q and k projected from the same hidden states (a packed op, whose K is inside, counts as self). */
+function sameProjectionSource(ix: GraphIndex, f: Match): boolean {
+  const { q, k } = f.tensors;
+  return q === undefined || k === undefined || projectionSource(ix, q) === projectionSource(ix, k);
 }
 
 /** The UNet's latent input: `sample`, else the first rank-4 input. */
