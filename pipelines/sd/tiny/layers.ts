@@ -104,6 +104,8 @@ export interface AttentionOptions {
   readonly qkvBias?: boolean;
   /** Additive mask [S, S] (CLIP's causal mask), added to the scaled scores. */
   readonly mask?: ValueRef;
+  /** to_out.0 with a bias (default true). */
+  readonly outBias?: boolean;
 }
 
 /**
@@ -134,5 +136,5 @@ export function attention(net: Net, scope: string, x: ValueRef, channels: number
   const unbatchShape = net.op(scope, "Concat", [net.ints([-1, heads]), seq, net.ints([headDim])], { axis: 0 });
   const unbatched = net.op(scope, "Transpose", [net.op(scope, "Reshape", [mixed, unbatchShape])], { perm: [0, 2, 1, 3] });
   const merged = net.op(scope, "Reshape", [unbatched, net.ints([0, 0, channels])]);
-  return linear(net, `${scope}/${names.out}`, merged, channels, channels, { gain: options.outGain ?? 1 });
+  return linear(net, `${scope}/${names.out}`, merged, channels, channels, { gain: options.outGain ?? 1, bias: options.outBias ?? true });
 }

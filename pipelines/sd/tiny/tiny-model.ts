@@ -6,6 +6,7 @@
  *   const cn = await ensureTinyModel("tiny-controlnet");  // unet takes residuals, plus controlnet/
  *   const inp = await ensureTinyModel("tiny-inpaint");    // 9-channel unet (latents, mask, masked latents)
  *   const up = await ensureTinyModel("tiny-upscaler");    // SD x4 upscaler shape (upscaler.ts)
+ *   const video = await ensureTinyModel("tiny-video");    // video UNet with per-frame timesteps (video/)
  *
  * The folder name hashes the builder version and the seed, so a change to any weight recipe
  * (bump TINY_BUILDER_VERSION) lands in a new folder and never mixes with an old build. Builds go
@@ -38,11 +39,12 @@ import { buildTinyTextEncoderNet } from "./text-encoder.ts";
 import { buildTinyUnetNet } from "./unet.ts";
 import { buildTinyUpscalerUnetNet, buildTinyUpscalerVaeDecoderNet } from "./upscaler.ts";
 import { buildTinyVaeDecoderNet, buildTinyVaeEncoderNet } from "./vae.ts";
+import { TINY_VIDEO_BUILDER_VERSION, writeTinyVideoModelFolder } from "./video/folder.ts";
 
 /** Bump whenever any builder would write different bytes. */
 export const TINY_BUILDER_VERSION = "2";
 export const TINY_SEED = 1234;
-export const TINY_VARIANTS = ["tiny", "tiny-controlnet", "tiny-inpaint", "tiny-upscaler"] as const;
+export const TINY_VARIANTS = ["tiny", "tiny-controlnet", "tiny-inpaint", "tiny-upscaler", "tiny-video"] as const;
 export type TinyVariant = (typeof TINY_VARIANTS)[number];
 
 const OPSET = 17;
@@ -61,7 +63,9 @@ export const buildTinyControlNet = (seed = TINY_SEED): Uint8Array => buildTinyCo
 
 /** The cache folder name for a variant: `<variant>-<12 hex of sha256(version, seed)>`. */
 export function tinyModelFolderName(variant: TinyVariant = "tiny", seed = TINY_SEED): string {
-  const hash = createHash("sha256").update(`latentloom-tiny:${TINY_BUILDER_VERSION}:${seed}`).digest("hex").slice(0, 12);
+  // The video family has a version of its own, so its changes rebuild only its folder.
+  const video = variant === "tiny-video" ? `:video-${TINY_VIDEO_BUILDER_VERSION}` : "";
+  const hash = createHash("sha256").update(`latentloom-tiny:${TINY_BUILDER_VERSION}:${seed}${video}`).digest("hex").slice(0, 12);
   return `${variant}-${hash}`;
 }
 
@@ -72,6 +76,7 @@ function writeJson(path: string, value: unknown): void {
 /** Writes a complete model folder for `variant` into `dir` (created; existing files overwritten). */
 export async function writeTinyModelFolder(dir: string, variant: TinyVariant = "tiny", seed = TINY_SEED): Promise<void> {
   checkVariant(variant);
+  if (variant === "tiny-video") return writeTinyVideoModelFolder(dir, seed);
   const controlnet = variant === "tiny-controlnet";
   const upscaler = variant === "tiny-upscaler";
   const inpaint = variant === "tiny-inpaint";
@@ -132,7 +137,7 @@ export function ensureTinyModel(variant: TinyVariant = "tiny"): Promise<string> 
 
 /**
  * The one place a model name becomes a folder: a built-in variant (`tiny`, `tiny-controlnet`,
- * `tiny-inpaint`, `tiny-upscaler`) is built on first use, anything else is an export folder path.
+ * `tiny-inpaint`, `tiny-upscaler`, `tiny-video`) is built on first use, anything else is an export folder path.
  */
 export function resolveModelDir(model: string): Promise<string> {
   return (TINY_VARIANTS as readonly string[]).includes(model) ? ensureTinyModel(model as TinyVariant) : Promise.resolve(model);

@@ -79,7 +79,7 @@ export function transformer2d(u: UnetContext, scope: string, x: ValueRef, channe
 }
 
 /** FeedForward with GEGLU: proj to 2·4C, hidden · gelu(gate), back to C. */
-function feedForward(net: Net, scope: string, x: ValueRef, channels: number): ValueRef {
+export function feedForward(net: Net, scope: string, x: ValueRef, channels: number): ValueRef {
   const inner = 4 * channels;
   const proj = linear(net, `${scope}/net.0/proj`, x, channels, 2 * inner);
   const geglu = `${scope}/net.0`;

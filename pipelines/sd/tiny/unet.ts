@@ -49,7 +49,7 @@ export function sdAlphasCumprod(): Float64Array {
 }
 
 /** Per-timestep gains of the prior: m, a = √ᾱ and 1/s, one entry past the end for interpolation. */
-function priorTables(): { m: Float32Array; a: Float32Array; invS: Float32Array } {
+export function priorTables(): { m: Float32Array; a: Float32Array; invS: Float32Array } {
   const ac = sdAlphasCumprod();
   const c2 = PRIOR_AMPLITUDE * PRIOR_AMPLITUDE;
   const m = new Float32Array(1001);
