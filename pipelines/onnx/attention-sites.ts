@@ -35,6 +35,12 @@ export interface AttentionPlace {
   readonly prefix: string;
   /** "names": read from diffusers' module scopes; "graph": inferred from graph order and resolution; "none": unknown. */
   readonly from: "names" | "graph" | "none";
+  /**
+   * Attends over frames, not pixels: a video UNet's temporal transformer, named `temp_attentions.N`
+   * (UNet3DConditionModel), `temporal_attentions.N` or `motion_modules.N` (AnimateDiff). Its tokens
+   * are the frames, so tokenCounts cannot tell them from the latent size.
+   */
+  readonly temporal: boolean;
 }
 
 /**
@@ -63,14 +69,14 @@ export interface AttentionBlock {
 
 /** Query/key token counts of a block for a latent of `height`×`width` (keys of cross-attention = context length). */
 export function tokenCounts(block: AttentionBlock, height: number, width: number, contextTokens = 77): { query: number; key: number } | undefined {
-  if (block.level === null) return undefined;
+  if (block.level === null || block.place.temporal) return undefined;
   const f = 2 ** block.level;
   const query = Math.ceil(height / f) * Math.ceil(width / f);
   return { query, key: block.self ? query : contextTokens };
 }
 
 const PASS_THROUGH = new Set(["Reshape", "Transpose", "Cast", "Identity", "Squeeze", "Unsqueeze", "Dropout"]);
-const SCOPE = /^(.*?)\/?(?:(down_blocks|up_blocks)\.(\d+)|(mid_block))\/attentions\.(\d+)\/transformer_blocks\.(\d+)\/([A-Za-z_]*\d*)\//;
+const SCOPE = /^(.*?)\/?(?:(down_blocks|up_blocks)\.(\d+)|(mid_block))\/(attentions|temp_attentions|temporal_attentions|motion_modules)\.(\d+)\/transformer_blocks\.(\d+)\/([A-Za-z_]*\d*)\//;
 /** Fused attention ops: ORT's contrib ops (transformer optimizer output) and ONNX's own (opset 23). */
 const FUSED = new Set(["MultiHeadAttention", "Attention"]);
 
@@ -388,7 +394,7 @@ function inferPlaces(ix: GraphIndex, blocks: AttentionBlock[], found: readonly F
     return {
       ...b,
       name: unique ? name : b.name,
-      place: { block, blockIndex, attentionIndex, transformerIndex: 0, attn, prefix: "", from: "graph" as const },
+      place: { block, blockIndex, attentionIndex, transformerIndex: 0, attn, prefix: "", from: "graph" as const, temporal: false },
     };
   });
 }
@@ -397,7 +403,7 @@ function placeOf(names: readonly (string | null | undefined)[]): { place: Attent
   for (const name of names) {
     const m = name ? SCOPE.exec(name) : null;
     if (!m) continue;
-    const [, prefix = "", kind, blockIndex, mid, attention, transformer, attn] = m;
+    const [, prefix = "", kind, blockIndex, mid, attentions = "attentions", attention, transformer, attn] = m;
     const block: BlockKind = mid ? "mid" : kind === "down_blocks" ? "down" : "up";
     const blockScope = mid ? "mid_block" : `${kind}.${blockIndex}`;
     return {
@@ -409,11 +415,12 @@ function placeOf(names: readonly (string | null | undefined)[]): { place: Attent
         attn: attn ?? null,
         prefix,
         from: "names",
+        temporal: attentions !== "attentions",
       },
-      scope: `${prefix.replace(/^\//, "")}${prefix ? "/" : ""}${blockScope}/attentions.${attention}/transformer_blocks.${transformer}/${attn}`,
+      scope: `${prefix.replace(/^\//, "")}${prefix ? "/" : ""}${blockScope}/${attentions}.${attention}/transformer_blocks.${transformer}/${attn}`,
     };
   }
-  return { place: { block: "unknown", blockIndex: null, attentionIndex: null, transformerIndex: null, attn: null, prefix: "", from: "none" }, scope: null };
+  return { place: { block: "unknown", blockIndex: null, attentionIndex: null, transformerIndex: null, attn: null, prefix: "", from: "none", temporal: false }, scope: null };
 }
 
 /**
