@@ -31,6 +31,7 @@ export const driverSymbols = {
   cuEventDestroy_v2: { args: ["ptr"], returns: "i32" },
   cuMemAlloc_v2: { args: ["ptr", "u64"], returns: "i32" },
   cuMemFree_v2: { args: ["u64"], returns: "i32" },
+  cuMemGetInfo_v2: { args: ["ptr", "ptr"], returns: "i32" },
   cuMemcpyHtoDAsync_v2: { args: ["u64", "ptr", "u64", "ptr"], returns: "i32" },
   cuMemcpyDtoHAsync_v2: { args: ["ptr", "u64", "u64", "ptr"], returns: "i32" },
   cuMemcpyDtoDAsync_v2: { args: ["u64", "u64", "u64", "ptr"], returns: "i32" },
@@ -204,6 +205,15 @@ export class CudaDevice implements Disposable {
   synchronize(): void {
     this.makeCurrent();
     check("cuCtxSynchronize", cu().cuCtxSynchronize());
+  }
+
+  /** Free and total device memory in bytes, as the driver counts them (everyone's allocations). */
+  memoryInfo(): { free: number; total: number } {
+    this.makeCurrent();
+    const free = new BigUint64Array(1);
+    const total = new BigUint64Array(1);
+    check("cuMemGetInfo_v2", cu().cuMemGetInfo_v2(free, total));
+    return { free: Number(free[0]), total: Number(total[0]) };
   }
 
   [Symbol.dispose](): void {

@@ -89,8 +89,14 @@ CUresult cuMemAlloc_v2(unsigned long long *dptr, size_t bytes) {
   *dptr = (unsigned long long)(size_t)(block + 16);
   return OK;
 }
-/* Not a driver symbol: lets tests see how much fake device memory is allocated. */
-size_t fake_cuda_live_bytes(void) { return live_bytes; }
+/* Total = the limit (3 GiB when none is set), free = what is not allocated. */
+CUresult cuMemGetInfo_v2(size_t *free_bytes, size_t *total_bytes) {
+  if (!current) return INVALID_CONTEXT;
+  size_t total = memory_limit() ? memory_limit() : (size_t)3 << 30;
+  *total_bytes = total;
+  *free_bytes = total - live_bytes;
+  return OK;
+}
 CUresult cuMemFree_v2(unsigned long long dptr) {
   char *block = (char *)(size_t)dptr - 16;
   live_bytes -= *(size_t *)block;

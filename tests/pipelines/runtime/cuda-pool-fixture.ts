@@ -3,16 +3,21 @@
  * compiled tests/ffi/cuda/fake-cuda.c and FAKE_CUDA_MEMORY_LIMIT=1048576 (1 MiB of "device"
  * memory). Drives CudaBackend's buffer pool and prints one JSON object of what it observed.
  */
-import { dlopen, FFIType } from "bun:ffi";
+import { CudaDevice } from "../../../ffi/cuda/driver.ts";
 import { CudaBackend } from "../../../pipelines/runtime/cuda-backend.ts";
 import { OutOfDeviceMemory } from "../../../pipelines/runtime/buffer-pool.ts";
 import { Tensor } from "../../../pipelines/runtime/tensor.ts";
 
-const fake = dlopen(process.env.LATENTLOOM_CUDA_LIB!, { fake_cuda_live_bytes: { args: [], returns: FFIType.u64 } });
-const live = () => Number(fake.symbols.fake_cuda_live_bytes());
 const KiB = 1024;
 const result: Record<string, unknown> = {};
 const backend = new CudaBackend("cuda:0");
+// A device handle of its own, so memory can still be read after the backend is disposed.
+using driver = new CudaDevice(0);
+/** Bytes the fake driver has handed out: its total is the memory limit. */
+const live = () => {
+  const { free, total } = driver.memoryInfo();
+  return total - free;
+};
 
 // Reuse: the freed buffer comes back for the same size, with no new driver allocation.
 const a = Tensor.from(backend, "f32", [256], Float32Array.from({ length: 256 }, (_, i) => i));
