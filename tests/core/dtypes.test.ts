@@ -1,12 +1,9 @@
 import { describe, expect, test } from "bun:test";
-import { readdirSync, readFileSync } from "node:fs";
-import { join, relative } from "node:path";
 import { ELEMENT_TYPES } from "../../core/dtypes.ts";
 import { DTYPES } from "../../ffi/ort/dtype.ts";
 import { bytesPerElement, KERNEL_DTYPES } from "../../kernels/signature.ts";
 import { ONNX_DTYPES } from "../../pipelines/onnx/tensor-proto.ts";
-
-const root = join(import.meta.dir, "../..");
+import { sourcesMatching } from "../source-tree.ts";
 
 describe("the one element-type table", () => {
   test("codes are onnx.proto's TensorProto.DataType, sizes the C sizes", () => {
@@ -30,19 +27,9 @@ describe("the one element-type table", () => {
   });
 
   test("no other source file maps element types to ONNX codes or sizes itself", () => {
-    const offenders: string[] = [];
-    const walk = (dir: string) => {
-      for (const entry of readdirSync(dir, { withFileTypes: true })) {
-        const path = join(dir, entry.name);
-        if (entry.isDirectory()) walk(path);
-        else if (entry.name.endsWith(".ts") && !path.endsWith(join("core", "dtypes.ts"))) {
-          const text = readFileSync(path, "utf8");
-          // a row of a dtype table: `f16: { onnx: 10` / `f16: { code: 10` / `{ f32: 4, f16: 2`
-          if (/\b(f16|f32)\s*:\s*\{\s*(onnx|code)\s*:\s*\d/.test(text) || /\{\s*f32\s*:\s*4\s*,\s*f16\s*:\s*2/.test(text)) offenders.push(relative(root, path));
-        }
-      }
-    };
-    for (const dir of ["pipelines", "recipes", "bin", "ffi", "kernels"]) walk(join(root, dir));
+    // a row of a dtype table: `f16: { onnx: 10` / `f16: { code: 10` / `{ f32: 4, f16: 2`
+    const row = /\b(f16|f32)\s*:\s*\{\s*(onnx|code)\s*:\s*\d|\{\s*f32\s*:\s*4\s*,\s*f16\s*:\s*2/;
+    const offenders = sourcesMatching(row, "core/dtypes.ts", ["pipelines", "recipes", "bin", "ffi", "kernels", "core"]);
     expect(offenders).toEqual([]);
   });
 });

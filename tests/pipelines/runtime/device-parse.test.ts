@@ -1,9 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { readdirSync, readFileSync } from "node:fs";
-import { join, relative } from "node:path";
 import { cudaOrdinal, parseDevice } from "../../../pipelines/runtime/backend.ts";
-
-const root = join(import.meta.dir, "../../..");
+import { sourcesMatching } from "../../source-tree.ts";
 
 describe("parseDevice: the one reading of a device string", () => {
   test.each([
@@ -26,18 +23,7 @@ describe("parseDevice: the one reading of a device string", () => {
   });
 
   test("no other source file reads device strings itself", () => {
-    const offenders: string[] = [];
-    const walk = (dir: string) => {
-      for (const entry of readdirSync(dir, { withFileTypes: true })) {
-        const path = join(dir, entry.name);
-        if (entry.isDirectory()) walk(path);
-        else if (entry.name.endsWith(".ts") && !path.endsWith(join("runtime", "backend.ts"))) {
-          const text = readFileSync(path, "utf8");
-          if (/\^cuda|device\.slice\(|\.slice\(5\)|startsWith\("cuda/.test(text)) offenders.push(relative(root, path));
-        }
-      }
-    };
-    for (const dir of ["pipelines", "recipes", "bin", "ffi"]) walk(join(root, dir));
+    const offenders = sourcesMatching(/\^cuda|device\.slice\(|\.slice\(5\)|startsWith\("cuda/, "pipelines/runtime/backend.ts");
     expect(offenders).toEqual([]);
   });
 });
