@@ -132,10 +132,11 @@ LL_KERNEL pm_nnf_identity_i32(int* nnf, ll_i64 b, ll_i64 h, ll_i64 w, ll_i64 sh,
   }
 }
 
-/* phi uniform over the source, from the hash (stream PM_STREAM_INIT, counter 2i + axis). */
+/* phi uniform over the source, from the hash (stream PM_STREAM_INIT, counter 2p + axis, p the pixel's
+ * index within its item, so an item of a batch gets the field it would get alone). */
 LL_KERNEL pm_nnf_random_i32(int* nnf, ll_i64 b, ll_i64 h, ll_i64 w, ll_i64 sh, ll_i64 sw, ll_i64 seed) {
   LL_FOR_EACH(i, b * h * w) {
-    unsigned int s = (unsigned int)seed, k = (unsigned int)(2 * i);
+    unsigned int s = (unsigned int)seed, k = (unsigned int)(2 * (i % (h * w)));
     nnf[2 * i] = (int)(pm_rand(s, PM_STREAM_INIT, k) % (unsigned int)sh);
     nnf[2 * i + 1] = (int)(pm_rand(s, PM_STREAM_INIT, k + 1u) % (unsigned int)sw);
   }
@@ -164,7 +165,8 @@ LL_KERNEL pm_nnf_upsample_i32(int* out, const int* nnf, ll_i64 b, ll_i64 h, ll_i
  *         match of the neighbour above, left, below or right, moved back by the offset; where the
  *         neighbour is outside the image, the pixel's own phi(q) - e (FastBlend's border rule);
  *   4..7  shifts: cand(q) = phi(q) + e for the same four e;
- *   8     random: phi(q) + (U{-d..d}, U{-d..d}) from the hash (seed, stream, counter 2i + axis). */
+ *   8     random: phi(q) + (U{-d..d}, U{-d..d}) from the hash (seed, stream, counter 2p + axis, p the
+ *         pixel's index within its item, so batching pairs does not change their search). */
 LL_KERNEL pm_candidate_i32(int* cand, const int* nnf, ll_i64 b, ll_i64 h, ll_i64 w, ll_i64 sh, ll_i64 sw,
                            ll_i64 mode, ll_i64 amount, ll_i64 seed, ll_i64 stream) {
   ll_i64 d = amount < 0 ? -amount : amount;
@@ -185,7 +187,7 @@ LL_KERNEL pm_candidate_i32(int* cand, const int* nnf, ll_i64 b, ll_i64 h, ll_i64
         cx = g[1] - ex;
       }
     } else {
-      unsigned int span = (unsigned int)(2 * d + 1), k = (unsigned int)(2 * i);
+      unsigned int span = (unsigned int)(2 * d + 1), k = (unsigned int)(2 * rem);
       cy = f[0] + (ll_i64)(pm_rand((unsigned int)seed, (unsigned int)stream, k) % span) - d;
       cx = f[1] + (ll_i64)(pm_rand((unsigned int)seed, (unsigned int)stream, k + 1u) % span) - d;
     }

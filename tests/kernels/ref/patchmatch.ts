@@ -102,8 +102,8 @@ function candidate(nnf: Float64Array, { b, h, w, sh, sw }: Sizes, mode: number, 
       }
     } else {
       const span = 2 * d + 1;
-      cy = nnf[2 * i]! + (rand(seed, stream, 2 * i) % span) - d;
-      cx = nnf[2 * i + 1]! + (rand(seed, stream, 2 * i + 1) % span) - d;
+      cy = nnf[2 * i]! + (rand(seed, stream, 2 * rem) % span) - d;
+      cx = nnf[2 * i + 1]! + (rand(seed, stream, 2 * rem + 1) % span) - d;
     }
     out[2 * i] = clamp(cy, 0, sh - 1);
     out[2 * i + 1] = clamp(cx, 0, sw - 1);
@@ -275,7 +275,8 @@ export const patchmatchCases: KernelCase[] = [
       scalars: { b: s.b, h: s.h, w: s.w, sh: s.sh, sw: s.sw, seed },
       outputs: { nnf: 2 * s.b * s.h * s.w },
       exact: true,
-      reference: () => ({ nnf: map(2 * s.b * s.h * s.w, (i) => rand(seed, 0xffffffff, i) % (i % 2 === 0 ? s.sh : s.sw)) }),
+      // the counter restarts with each item: 2 × (pixel within the item) + axis
+      reference: () => ({ nnf: map(2 * s.b * s.h * s.w, (i) => rand(seed, 0xffffffff, i % (2 * s.h * s.w)) % (i % 2 === 0 ? s.sh : s.sw)) }),
     })),
   ),
   ...[
