@@ -9,25 +9,16 @@
  * With no --input, frames come from stdin when it is a pipe or a file, else from a built-in clip.
  * Keys and defaults: pipelines/cli/recipes/attention-interp.ts (and `--help`).
  */
-import { fstatSync } from "node:fs";
 import {
   AttentionInterpolation, syntheticClip, syntheticClipMeta,
 } from "../pipelines/attention-interpolation/index.ts";
 import { runRecipe } from "../pipelines/cli/index.ts";
 import { attentionInterp } from "../pipelines/cli/recipes/attention-interp.ts";
 import { openFrameSink } from "../pipelines/io/frame-sink.ts";
-import { openFrameSource } from "../pipelines/io/frame-source.ts";
+import { openFrameSource, stdinHasFrames } from "../pipelines/io/frame-source.ts";
 import { countSites } from "../pipelines/sd/unet-hooks.ts";
 
 const MiB = (bytes: number) => (bytes / 2 ** 20).toFixed(2);
-function stdinHasFrames(): boolean {
-  try {
-    const s = fstatSync(0);
-    return s.isFIFO() || (s.isFile() && s.size > 0);
-  } catch {
-    return false;
-  }
-}
 
 await runRecipe(attentionInterp, async ({ config: c, options, output, log, debug, progress, interrupted }) => {
   const input = c.input ?? (stdinHasFrames() ? "-" : null);

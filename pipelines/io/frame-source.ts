@@ -8,7 +8,7 @@
  *   const src = await openFrameSource("in.mp4");
  *   for await (const frame of src.frames) …      // src.meta: width, height, fps
  */
-import { statSync } from "node:fs";
+import { fstatSync, statSync } from "node:fs";
 import { extname } from "node:path";
 import { FrameError, UsageError } from "../errors.ts";
 import { ByteReader } from "./byte-reader.ts";
@@ -33,6 +33,16 @@ export interface FrameSourceOptions {
   y4m?: Y4mReadOptions;
   /** Replaces stdin for "-" (tests, or frames piped in from elsewhere). */
   stdin?: ByteInput;
+}
+
+/** True when stdin is a pipe or a non-empty file: a recipe with no --input then reads its frames there. */
+export function stdinHasFrames(): boolean {
+  try {
+    const s = fstatSync(0);
+    return s.isFIFO() || (s.isFile() && s.size > 0);
+  } catch {
+    return false;
+  }
 }
 
 export interface FrameSource {

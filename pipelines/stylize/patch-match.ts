@@ -15,6 +15,7 @@
  * candidates' remaps); `pairwise` (interpolation: items 2k, 2k+1 share a target and the style term
  * is how much their two remapped patches disagree).
  */
+import { UsageError } from "../errors.ts";
 import type { Backend } from "../runtime/backend.ts";
 import {
   acceptBetter, batchMean, CANDIDATE, candidateField, downsample, identityField, packRecord, pairwiseError, patchError, patchRand,
@@ -138,8 +139,8 @@ export class PatchMatcher {
   constructor(readonly backend: Backend, options: Partial<PatchMatchOptions> = {}) {
     this.options = { ...PATCH_MATCH_DEFAULTS, ...options };
     const o = this.options;
-    if (!Number.isInteger(o.patchSize) || o.patchSize < 1 || o.patchSize % 2 === 0) throw new RangeError(`patch size ${o.patchSize} must be odd`);
-    if (!Number.isInteger(o.iterations) || o.iterations < 1) throw new RangeError(`iterations ${o.iterations} must be ≥ 1`);
+    if (!Number.isInteger(o.patchSize) || o.patchSize < 1 || o.patchSize % 2 === 0) throw new UsageError(`patch size ${o.patchSize} must be an odd integer ≥ 1`);
+    if (!Number.isInteger(o.iterations) || o.iterations < 1) throw new UsageError(`iterations ${o.iterations} must be an integer ≥ 1`);
     const g = o.guideWeight;
     this.#weights = {
       full: Tensor.from(backend, "f32", [8], [g, g, g, 0, 1, 1, 1, 0]),

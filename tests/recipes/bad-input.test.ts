@@ -4,7 +4,7 @@
  * nothing on stdout, and no hang (each run is killed after 60 s).
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { encodePng } from "../../pipelines/io/png-files.ts";
@@ -46,6 +46,8 @@ const file = (name: string, content: string | Uint8Array) => {
 };
 
 const y4m = (header: string, payload = "FRAME\n") => `YUV4MPEG2 ${header}\n${payload}`;
+/** A whole C444 y4m clip of `n` flat frames. */
+const y4mClip = (w: number, h: number, n: number) => y4m(`W${w} H${h} F25:1 C444`, ("FRAME\n" + "x".repeat(3 * w * h)).repeat(n));
 const fullPng = encodePng({ width: 16, height: 16, data: new Uint8Array(16 * 16 * 3).fill(200) });
 
 async function recipe(name: string, args: string[], stdin?: string) {
@@ -78,6 +80,9 @@ const fixtures: Record<string, () => string | Promise<string>> = {
   "@zero-y4m": () => file("zero.y4m", y4m("W64 H64 F25:1", "")),
   "@garbage-png": () => file("garbage.png", "this is not a png"),
   "@truncated-png": () => file("truncated.png", fullPng.subarray(0, fullPng.length - 20)),
+  "@clip-16x16x3": () => file("clip16x3.y4m", y4mClip(16, 16, 3)),
+  "@clip-16x16x2": () => file("clip16x2.y4m", y4mClip(16, 16, 2)),
+  "@clip-24x16x3": () => file("clip24x3.y4m", y4mClip(24, 16, 3)),
   "@empty-folder": () => {
     mkdirSync(join(tmp, "empty"), { recursive: true });
     return join(tmp, "empty");
@@ -150,12 +155,24 @@ const cases: Case[] = [
   ["a missing input video", "attention-interp", ["--input", "/nonexistent/in.mp4"], /^error: input not found: \/nonexistent\/in\.mp4$/m, 1],
   ["garbage on stdin", "attention-interp", ["--input", "-"], /^error: stdin is neither y4m .* nor ppm/m, 1, "garbage garbage garbage"],
   ["a y4m with zero frames", "attention-interp", ["--input", "@zero-y4m"], /^error: .*zero\.y4m holds no frames$/m, 1],
+  // deflicker
+  ["a guide of another size", "deflicker", ["--input", "@clip-16x16x3", "--guide", "@clip-24x16x3", "--window", "1"],
+    /^error: the guide is 24x16 but the video is 16x16$/m, 2],
+  ["a guide shorter than the video", "deflicker", ["--input", "@clip-16x16x3", "--guide", "@clip-16x16x2", "--window", "1"],
+    /^error: the guide ended after 2 frames but the video goes on$/m, 1],
+  ["a window longer than the clip", "deflicker", ["--input", "@clip-16x16x3", "--window", "5"], /^error: window 5 is larger than the clip: 3 frames/m, 2],
+  ["a y4m with zero frames", "deflicker", ["--input", "@zero-y4m"], /^error: .*zero\.y4m holds no frames$/m, 1],
+  ["an even patch size", "deflicker", ["--input", "@clip-16x16x3", "--patch-size", "4"], /^error: patch size 4 must be an odd integer/m, 2],
+  ["an unknown mode", "deflicker", ["--mode", "median"], /^error: --mode median: must be one of fast, balanced, /m, 2],
+  ["offsets outside the ebsynth mode", "deflicker", ["--offsets", "1", "--offsets=-1"], /^error: offsets are for the ebsynth mode, not fast$/m, 2],
+  ["garbage on stdin", "deflicker", ["--input", "-"], /^error: stdin is neither y4m .* nor ppm/m, 1, "garbage garbage garbage"],
 ];
 
 describe("recipes given bad input", () => {
   test("the matrix covers every recipe with at least 40 cases", () => {
     expect(cases.length).toBeGreaterThanOrEqual(40);
-    expect(new Set(cases.map((c) => c[1]))).toEqual(new Set(["txt2img", "img2img", "latent-blend", "attention-interp"]));
+    const recipes = readdirSync(join(root, "recipes")).filter((f) => f.endsWith(".ts")).map((f) => f.replace(/\.ts$/, ""));
+    expect(new Set(cases.map((c) => c[1]))).toEqual(new Set(recipes));
   });
 
   for (const [what, name, args, message, code, stdin] of cases) {

@@ -3,6 +3,7 @@
  * its spec here; the script it runs is recipes/<spec.recipe>.ts.
  */
 import { attentionInterp } from "./attention-interp.ts";
+import { deflicker } from "./deflicker.ts";
 import { latentBlend } from "./latent-blend.ts";
 import { img2img, txt2img } from "./txt2img.ts";
 
@@ -11,4 +12,5 @@ export const COMMANDS = {
   interp: attentionInterp,
   txt2img,
   img2img,
+  deflicker,
 } as const;
