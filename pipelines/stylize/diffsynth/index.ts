@@ -331,7 +331,7 @@ export class DiffSynth implements Disposable {
     const smoothed = await this.#smooth(decoded, inputs, o, matcher);
     return latents.map((x, i) => {
       using x0 = sd.vae.encode(smoothed[i]!, sd.backend);
-      return tensorOps.combine([[1 / noise, x], [-signal / noise, x0]]);
+      return noiseFromOriginal(x, x0, signal, noise);
     });
   }
 
@@ -354,6 +354,11 @@ export class DiffSynth implements Disposable {
   [Symbol.dispose](): void {
     this.dispose();
   }
+}
+
+/** ε' = (x − √ᾱ·x̂0)/√(1−ᾱ), with signal = √ᾱ and noise = √(1−ᾱ): the prediction that makes x̂0 the step's clean latent. */
+export function noiseFromOriginal(x: Tensor, x0: Tensor, signal: number, noise: number): Tensor {
+  return tensorOps.combine([[1 / noise, x], [-signal / noise, x0]]);
 }
 
 function checkOptions(o: StylizeOptions): void {
