@@ -5,11 +5,21 @@
 import { UsageError } from "../../errors.ts";
 import type { Frame } from "../../io/frame.ts";
 
-/** The generation size: the one asked for, else the input's, floored to multiples of 8. */
-export function generationSize(input: { width: number; height: number }, asked?: { width: number; height: number } | null): { width: number; height: number } {
-  const w = Math.floor((asked?.width ?? input.width) / 8) * 8;
-  const h = Math.floor((asked?.height ?? input.height) / 8) * 8;
-  if (w < 8 || h < 8) throw new UsageError(`frames of ${input.width}x${input.height} are too small: the size must be at least 8x8`);
+/**
+ * The generation size: the one asked for, else the input's, floored to multiples of `multiple`
+ * (8 in the spec; a UNet that halves the latent L times needs 8·2^L, see DiffSynth.sizeMultiple).
+ */
+export function generationSize(
+  input: { width: number; height: number },
+  asked?: { width: number; height: number } | null,
+  multiple = 8,
+): { width: number; height: number } {
+  const w = Math.floor((asked?.width ?? input.width) / multiple) * multiple;
+  const h = Math.floor((asked?.height ?? input.height) / multiple) * multiple;
+  if (w < multiple || h < multiple) {
+    const what = asked ? `size ${asked.width}x${asked.height}` : `frames of ${input.width}x${input.height}`;
+    throw new UsageError(`${what} too small: this model needs at least ${multiple}x${multiple} (sides in multiples of ${multiple})`);
+  }
   return { width: w, height: h };
 }
 

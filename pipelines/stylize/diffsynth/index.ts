@@ -122,6 +122,9 @@ export const STYLIZE_DEFAULTS = {
   } as SmootherSettings,
 };
 
+/** The built-in clip of recipes/stylize.ts: the flickering clip, small (the tiny ControlNet needs sides in multiples of 32). */
+export const STYLIZE_CLIP = { frames: 8, width: 64, height: 64 };
+
 export interface StylizeStats {
   frames: number;
   chunks: number;
@@ -161,12 +164,32 @@ export class DiffSynth implements Disposable {
     return s;
   }
 
-  /** Output frames in input order, each chunk's as soon as it is done. */
-  async *run(frames: AsyncIterable<Frame>, options: Partial<StylizeOptions> = {}): AsyncGenerator<Frame, void, undefined> {
+  /**
+   * Sides must be multiples of 8·2^L, L = the deepest level any attention block of the UNet sits
+   * at (tiny: 2 → 32; SD 1.5: 3 → 64), or a down block's latent would not halve evenly.
+   */
+  get sizeMultiple(): number {
+    const levels = this.sd.unet.hooks.blocks.map((b) => b.level).filter((l): l is number => typeof l === "number");
+    return 8 * 2 ** Math.max(0, ...levels);
+  }
+
+  /** The size run() generates at for input frames of `input` (spec §1: crop to the aspect, then resize). */
+  size(input: { width: number; height: number }, asked?: { width: number; height: number } | null): { width: number; height: number } {
+    return generationSize(input, asked, this.sizeMultiple);
+  }
+
+  /** Checks options as run() will, without reading a frame (a recipe calls it before opening its output). */
+  check(options: Partial<StylizeOptions> = {}): { options: StylizeOptions; pattern: PatternEntry[] } {
     const o: StylizeOptions = { ...STYLIZE_DEFAULTS, ...options, smoothing: { ...STYLIZE_DEFAULTS.smoothing, ...options.smoothing } };
     checkOptions(o);
     const pattern = parsePattern(o.combinePattern, o.references.length);
-    this.scheduler(o.steps, o.strength); // refuses an empty schedule before any frame is read
+    this.scheduler(o.steps, o.strength); // refuses an empty schedule
+    return { options: o, pattern };
+  }
+
+  /** Output frames in input order, each chunk's as soon as it is done. */
+  async *run(frames: AsyncIterable<Frame>, options: Partial<StylizeOptions> = {}): AsyncGenerator<Frame, void, undefined> {
+    const { options: o, pattern } = this.check(options);
     const sd = this.sd;
     const extraNets = new Map<string, ControlNet>();
     const processors: Processor[] = [];
@@ -194,7 +217,7 @@ export class DiffSynth implements Disposable {
         if (seen++ % o.frameInterval !== 0) continue;
         if (o.frameMaximumCount !== null && kept >= o.frameMaximumCount) break;
         kept++;
-        size ??= generationSize(source, o.size);
+        size ??= this.size(source, o.size);
         chunk.push(cropResize(source, size.width, size.height));
         if (chunk.length === o.chunk) {
           yield* this.#chunk(chunk, size, o, pattern, processors, extraNets, cross, matcher);

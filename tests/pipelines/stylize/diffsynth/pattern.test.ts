@@ -4,7 +4,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { UsageError } from "../../../../pipelines/errors.ts";
-import { combineSources, cropResize, generationSize, parsePattern, smootherSteps } from "../../../../pipelines/stylize/diffsynth/index.ts";
+import { combineSources, contentShuffle, cropResize, generationSize, parsePattern, smootherSteps } from "../../../../pipelines/stylize/diffsynth/index.ts";
 
 const frames = (i: number, n: number, p: (number | string)[]) => combineSources(i, n, parsePattern(p, 1)).map((s) => (s.kind === "frame" ? s.index : `r${s.index}`));
 
@@ -38,6 +38,8 @@ describe("frames to the generation size", () => {
     expect(generationSize({ width: 101, height: 67 })).toEqual({ width: 96, height: 64 });
     expect(generationSize({ width: 101, height: 67 }, { width: 40, height: 16 })).toEqual({ width: 40, height: 16 });
     expect(() => generationSize({ width: 7, height: 64 })).toThrow(UsageError);
+    // a UNet with attention two halvings down needs 8·4 = 32
+    expect(generationSize({ width: 72, height: 100 }, null, 32)).toEqual({ width: 64, height: 96 });
   });
 
   test("a wider frame is centre-cropped to the aspect before resizing: 6×2 → 2×2 keeps columns 2 and 3", () => {
@@ -45,5 +47,19 @@ describe("frames to the generation size", () => {
     const data = new Uint8Array(6 * 2 * 3).map((_, k) => 10 * (Math.floor(k / 3) % 6));
     const out = cropResize({ width: 6, height: 2, data }, 2, 2);
     expect(Array.from(out.data.filter((_, k) => k % 3 === 0))).toEqual([20, 30, 20, 30]);
+  });
+});
+
+describe("the shuffle processor", () => {
+  test("moves pixels (every output colour is an input one), the same way for the same seed", () => {
+    // 32×32, every pixel a distinct colour
+    const data = new Uint8Array(32 * 32 * 3).map((_, k) => (k % 3 === 2 ? 7 : k % 3 === 0 ? Math.floor(k / 3) % 32 : Math.floor(k / 96)));
+    const image = { width: 32, height: 32, data };
+    const a = contentShuffle(image, 0), b = contentShuffle(image, 0), c = contentShuffle(image, 1);
+    expect(Buffer.compare(Buffer.from(a.data), Buffer.from(b.data))).toBe(0);
+    expect(Buffer.compare(Buffer.from(a.data), Buffer.from(c.data))).not.toBe(0);
+    expect(Buffer.compare(Buffer.from(a.data), Buffer.from(data))).not.toBe(0);
+    const colours = new Set(Array.from({ length: 1024 }, (_, p) => data.subarray(3 * p, 3 * p + 3).join()));
+    for (let p = 0; p < 1024; p++) expect(colours.has(a.data.subarray(3 * p, 3 * p + 3).join())).toBe(true);
   });
 });

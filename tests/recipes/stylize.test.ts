@@ -1,0 +1,89 @@
+/**
+ * recipes/stylize.ts end to end on the tiny model: the built-in clip with no input, y4m on stdin
+ * to y4m on stdout (every frame, at the generation size; the in-loop deflicker lowers the
+ * frame-to-frame change against --no-smoother), and bad input as one `error:` line before any output.
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { ByteSink, Frame } from "../../pipelines/io/frame.ts";
+import { openY4m } from "../../pipelines/io/y4m-reader.ts";
+import { createY4mWriter } from "../../pipelines/io/y4m-writer.ts";
+import { flickerFrame, temporalDiff } from "../../pipelines/stylize/index.ts";
+
+const root = new URL("../../", import.meta.url).pathname;
+const tmp = mkdtempSync(join(tmpdir(), "latentloom-stylize-"));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+async function recipe(args: string[], stdin?: Uint8Array) {
+  await using proc = Bun.spawn([process.execPath, "run", join(root, "recipes", "stylize.ts"), ...args], {
+    stdin: stdin ?? "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+    env: { ...process.env, NO_COLOR: "1" },
+  });
+  const [stdout, stderr, exitCode] = await Promise.all([proc.stdout.bytes(), proc.stderr.text(), proc.exited]);
+  return { stdout, stderr, exitCode };
+}
+
+async function y4m(frames: Frame[]): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  const sink: ByteSink = { write: (b) => void parts.push(b.slice()) };
+  const w = createY4mWriter(sink, { width: frames[0]!.width, height: frames[0]!.height, fps: { num: 12, den: 1 } });
+  for (const f of frames) await w.write(f);
+  await w.close();
+  return Buffer.concat(parts);
+}
+
+async function decode(bytes: Uint8Array): Promise<Frame[]> {
+  const stream = await openY4m((async function* () {
+    yield bytes;
+  })());
+  const out: Frame[] = [];
+  for await (const f of stream.frames) out.push(f);
+  return out;
+}
+
+describe("recipes/stylize.ts", () => {
+  test("with no input stylises the built-in clip and writes every frame", async () => {
+    const out = join(tmp, "builtin.y4m");
+    const { stderr, exitCode } = await recipe(["--frames", "4", "--out", out]);
+    expect(exitCode).toBe(0);
+    expect(stderr).toContain("no input: a built-in 4-frame flickering clip, 64x64");
+    expect(stderr).toMatch(/pattern \[-1, 0, 1\], ControlNet canny, smoother at steps \[0, 1, 2\]/);
+    expect((await decode(readFileSync(out))).map((f) => [f.width, f.height])).toEqual(Array(4).fill([64, 64]));
+  });
+
+  test("y4m in on stdin, y4m out on stdout; the in-loop deflicker lowers frame-to-frame change", async () => {
+    // 72×64 in: centre-cropped to 64×64
+    const input = await y4m(Array.from({ length: 5 }, (_, t) => flickerFrame(t, { width: 72, height: 64 })));
+    const on = await recipe(["--out", "-"], input);
+    const off = await recipe(["--no-smoother", "--out", "-"], input);
+    expect([on.exitCode, off.exitCode]).toEqual([0, 0]);
+    const [a, b] = [await decode(on.stdout), await decode(off.stdout)];
+    expect(a.map((f) => [f.width, f.height])).toEqual(Array(5).fill([64, 64]));
+    expect(b.length).toBe(5);
+    expect(temporalDiff(b) / temporalDiff(a)).toBeGreaterThan(1.5);
+  });
+
+  test("bad input is one error line with a non-zero exit, and no output file", async () => {
+    const cases: [string[], RegExp, number][] = [
+      [["--combine-pattern", "1, 2"], /^error: combine_pattern \[1, 2\] lacks 0/m, 2],
+      [["--combine-pattern", "0, reference_0"], /^error: combine_pattern names reference_0 but 0 reference images are given/m, 2],
+      [["--controlnet-scale", "1", "--controlnet-scale", "2"], /^error: controlnet_scale has 2 entries/m, 2],
+      [["--controlnet-processor", "shuffle"], /^error: controlnet_processor shuffle needs a style image/m, 2],
+      [["--steps", "3", "--strength", "0.2"], /^error: img2img_strength 0.2 with 3 steps leaves no step/m, 2],
+    ];
+    for (const [args, message, code] of cases) {
+      const out = join(tmp, "bad.y4m");
+      const r = await recipe([...args, "--out", out]);
+      expect({ args, code: r.exitCode, errors: r.stderr.split("\n").filter((l) => l.startsWith("error:")).length }).toEqual({ args, code, errors: 1 });
+      expect(r.stderr).toMatch(message);
+      expect(existsSync(out)).toBe(false);
+    }
+    const empty = await recipe(["--out", join(tmp, "empty.y4m")], new TextEncoder().encode("YUV4MPEG2 W64 H64 F12:1 C444\n"));
+    expect(empty.exitCode).not.toBe(0);
+    expect(empty.stderr).toMatch(/^error: .*no frames/m);
+  });
+});
