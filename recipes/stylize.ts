@@ -22,7 +22,9 @@ const MiB = (bytes: number) => (bytes / 2 ** 20).toFixed(2);
 await runRecipe(stylize, async ({ config: c, options, output, log, progress, interrupted }) => {
   const input = c.input ?? (stdinHasFrames() ? "-" : null);
   const clip = { ...STYLIZE_CLIP, frames: c.frames };
-  const video = input === null ? { meta: flickerClipMeta(clip), frames: flickerClip(clip) } : await openFrameSource(input);
+  const video = input === null
+    ? { meta: flickerClipMeta(clip), frames: flickerClip(clip) }
+    : await openFrameSource(input);
   if (input === null) log(`no input: a built-in ${c.frames}-frame flickering clip, ${clip.width}x${clip.height}`);
   const references = await Promise.all(c.frames_reference.map((path) => readImage(path)));
   const styleImage = c.style_image === null ? null : await readImage(c.style_image);

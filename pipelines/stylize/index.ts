@@ -13,3 +13,4 @@ export { cleanFrame, flickerClip, FLICKER_CLIP_DEFAULTS, flickerClipMeta, flicke
 export { type MatchResult, PATCH_MATCH_DEFAULTS, type PatchMatchOptions, PatchMatcher, pyramidSizes } from "./patch-match.ts";
 export { contrast, postprocess, sharpness } from "./postprocess.ts";
 export { SMOOTH_DEFAULTS, SMOOTH_MODES, type SmoothMode, type SmoothOptions, smootherMemory, smoothVideo, type StylePair } from "./smoother.ts";
+export { DiffSynth, STYLIZE_CLIP, STYLIZE_DEFAULTS, type StylizeOptions } from "./diffsynth/index.ts";
