@@ -25,11 +25,13 @@ import { SMOOTH_DEFAULTS, type SmoothMode, smoothVideo } from "../smoother.ts";
 import { createProcessor, type ControlProcessor, type Processor } from "./conditions.ts";
 import { CrossFrameAttention } from "./cross-frame.ts";
 import { cropResize, generationSize } from "./frames.ts";
+import { PooledGuidance } from "./pooled-control.ts";
 import { combineSources, crossesFrames, parsePattern, type PatternEntry, smootherSteps } from "./pattern.ts";
 
 export { CONTROL_PROCESSORS, contentShuffle, type ControlProcessor } from "./conditions.ts";
 export { CrossFrameAttention, jointAttention } from "./cross-frame.ts";
 export { cropResize, generationSize } from "./frames.ts";
+export { globalPool, PooledGuidance } from "./pooled-control.ts";
 export { combineSources, crossesFrames, parsePattern, type PatternEntry, type PatternSource, smootherSteps } from "./pattern.ts";
 
 export interface ControlEntry {
@@ -260,7 +262,10 @@ export class DiffSynth implements Disposable {
         if (o.controls.length === 0) return undefined;
         const conditions = processors.map((p) => own(p(frame)));
         const specs: ControlSpec[] = o.controls.map((c, k) => ({ image: conditions[k]!.image, scale: c.scale, model: c.model ? nets.get(c.model) : undefined }));
-        return own(sd.controlGuidance(specs, size.width, size.height, S));
+        if (!o.controls.some((c) => c.processor === "shuffle")) return own(sd.controlGuidance(specs, size.width, size.height, S));
+        // Shuffle is a global-pool net: each condition its own guidance, pooled ones averaged
+        const parts = specs.map((spec, k) => ({ guidance: sd.controlGuidance([spec], size.width, size.height, S), pooled: o.controls[k]!.processor === "shuffle" }));
+        return own(new PooledGuidance(parts, sd.unet.model.inputs, sd.unet.dtype, sd.backend, size, S));
       };
       const t0 = scheduler.timesteps[0]!;
       const frames: Image[] = inputs.map((f, i) => {
