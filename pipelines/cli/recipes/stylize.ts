@@ -32,6 +32,7 @@ const schema = defineSchema({
   frame_interval: count("keep every k-th input frame", d.frameInterval),
   frame_maximum_count: field.number({ description: "frames kept after subsampling (none: all)", default: d.frameMaximumCount, nullable: true, integer: true, min: 1 }),
   chunk: count("frames denoised together; memory is bounded by it, not by the video", d.chunk),
+  chunk_carry: field.boolean({ description: "each chunk sees the previous chunk's last frame (attention, smoother): no seams", default: d.chunkCarry }),
   combine_pattern: field.string({
     description: "frames each frame attends over: offsets (clamped to the chunk) and reference_k, must hold 0, e.g. \"-1, 0, 1\"",
     default: d.combinePattern.join(", "),
@@ -82,7 +83,7 @@ export const stylize = defineRecipe({
   schema,
   options: (c): StylizeCliOptions => ({
     prompt: c.prompt, negativePrompt: c.negative_prompt, seed: c.seed, steps: c.steps, guidance: c.guidance, strength: c.strength,
-    size: c.size, frameInterval: c.frame_interval, frameMaximumCount: c.frame_maximum_count, chunk: c.chunk,
+    size: c.size, frameInterval: c.frame_interval, frameMaximumCount: c.frame_maximum_count, chunk: c.chunk, chunkCarry: c.chunk_carry,
     combinePattern: patternEntries(c.combine_pattern), controls: controls(c), depthModel: c.depth_model,
     smoother: c.smoother, smootherInterval: c.smoother_interval, ignoreSmootherSteps: c.ignore_smoother_steps, postSmoother: c.post_smoother,
     smoothing: {

@@ -14,7 +14,7 @@
 import { FrameError, UsageError } from "../../errors.ts";
 import type { Frame } from "../../io/frame.ts";
 import { preferKernelsBetweenRuns } from "../../runtime/ort-model.ts";
-import type { Tensor } from "../../runtime/tensor.ts";
+import { Tensor } from "../../runtime/tensor.ts";
 import type { ControlGuidance, ControlSpec } from "../../sd/control-guidance.ts";
 import { ControlNet } from "../../sd/controlnet.ts";
 import { createScheduler, type Scheduler } from "../../sd/schedulers/index.ts";
@@ -26,13 +26,13 @@ import { createProcessor, type ControlProcessor, type Processor } from "./condit
 import { CrossFrameAttention } from "./cross-frame.ts";
 import { cropResize, generationSize } from "./frames.ts";
 import { PooledGuidance } from "./pooled-control.ts";
-import { combineSources, crossesFrames, parsePattern, type PatternEntry, smootherSteps } from "./pattern.ts";
+import { chunkSourceIds, crossesFrames, parsePattern, type PatternEntry, smootherSteps } from "./pattern.ts";
 
 export { CONTROL_PROCESSORS, contentShuffle, type ControlProcessor } from "./conditions.ts";
 export { CrossFrameAttention, jointAttention } from "./cross-frame.ts";
 export { cropResize, generationSize } from "./frames.ts";
 export { globalPool, PooledGuidance } from "./pooled-control.ts";
-export { combineSources, crossesFrames, parsePattern, type PatternEntry, type PatternSource, smootherSteps } from "./pattern.ts";
+export { chunkSourceIds, combineSources, crossesFrames, parsePattern, type PatternEntry, type PatternSource, smootherSteps } from "./pattern.ts";
 
 export interface ControlEntry {
   processor: ControlProcessor;
@@ -69,6 +69,12 @@ export interface StylizeOptions {
   frameMaximumCount: number | null;
   /** Frames denoised together; memory is bounded by it. */
   chunk: number;
+  /**
+   * Carry the previous chunk's last frame (and, for anchors like −10000, the clip's first) into
+   * the next chunk: its latents at every step (re-run for K/V) and its smoothed frames (blended in
+   * by the smoother), so chunks do not seam. false: chunks are independent clips.
+   */
+  chunkCarry: boolean;
   combinePattern: readonly (number | string)[];
   /** frames_reference: images addressable as reference_k. */
   references: readonly Frame[];
@@ -104,6 +110,7 @@ export const STYLIZE_DEFAULTS = {
   frameInterval: 1,
   frameMaximumCount: null as number | null,
   chunk: 8,
+  chunkCarry: true,
   combinePattern: [-1, 0, 1] as readonly (number | string)[],
   references: [] as readonly Frame[],
   controls: [{ processor: "canny", scale: 1, model: null }] as readonly ControlEntry[],
@@ -134,6 +141,32 @@ export interface StylizeStats {
   attendPasses: number;
   recordPasses: number;
   smootherCalls: number;
+}
+
+/** A frame of an earlier chunk whose K/V a later chunk attends over. */
+interface CarriedFrame {
+  input: Frame;
+  /** Its latents entering each step (re-run there for K/V). */
+  trajectory: Float32Array[];
+}
+
+/** Frames the smoother blends in from before the chunk, with their guides (input frames). */
+interface Window {
+  styles: Frame[];
+  guides: Frame[];
+}
+
+interface Carry {
+  anchor?: CarriedFrame;
+  last?: CarriedFrame;
+  /** The last `smoother window` frames so far: their smoothed x̂0 per in-loop step, and their outputs. */
+  smoothed: (Window | undefined)[];
+  outputs?: Window;
+}
+
+/** The last `k` frames of `before` followed by `styles` (guided by `guides`). */
+function tail(before: Window | undefined, styles: readonly Frame[], guides: readonly Frame[], k: number): Window {
+  return { styles: [...(before?.styles ?? []), ...styles].slice(-k), guides: [...(before?.guides ?? []), ...guides].slice(-k) };
 }
 
 interface Image {
@@ -214,7 +247,8 @@ export class DiffSynth implements Disposable {
       }
       let size: { width: number; height: number } | undefined;
       let chunk: Frame[] = [];
-      let seen = 0, kept = 0;
+      let seen = 0, kept = 0, start = 0;
+      let carry: Carry = { smoothed: [] };
       for await (const source of frames) {
         if (seen++ % o.frameInterval !== 0) continue;
         if (o.frameMaximumCount !== null && kept >= o.frameMaximumCount) break;
@@ -222,12 +256,13 @@ export class DiffSynth implements Disposable {
         size ??= this.size(source, o.size);
         chunk.push(cropResize(source, size.width, size.height));
         if (chunk.length === o.chunk) {
-          yield* this.#chunk(chunk, size, o, pattern, processors, extraNets, cross, matcher);
+          carry = yield* this.#chunk(chunk, start, carry, size, o, pattern, processors, extraNets, cross, matcher);
+          start += chunk.length;
           chunk = [];
         }
       }
       if (seen === 0) throw new FrameError("the video holds no frames");
-      if (chunk.length) yield* this.#chunk(chunk, size!, o, pattern, processors, extraNets, cross, matcher);
+      if (chunk.length) yield* this.#chunk(chunk, start, carry, size!, o, pattern, processors, extraNets, cross, matcher);
     } finally {
       matcher.dispose();
       for (const p of processors) p[Symbol.dispose]();
@@ -237,6 +272,8 @@ export class DiffSynth implements Disposable {
 
   async *#chunk(
     inputs: readonly Frame[],
+    start: number,
+    carry: Carry,
     size: { width: number; height: number },
     o: StylizeOptions,
     pattern: readonly PatternEntry[],
@@ -244,12 +281,20 @@ export class DiffSynth implements Disposable {
     nets: ReadonlyMap<string, ControlNet>,
     cross: CrossFrameAttention,
     matcher: PatchMatcher,
-  ): AsyncGenerator<Frame, void, undefined> {
+  ): AsyncGenerator<Frame, Carry, undefined> {
     const sd = this.sd;
     const n = inputs.length;
     const scheduler = this.scheduler(o.steps, o.strength);
     const S = scheduler.timesteps.length;
-    const smoothAt = new Set(o.smoother && n > 1 ? smootherSteps(S, o.smootherInterval, o.ignoreSmootherSteps) : []);
+    const smoothAt = new Set(o.smoother ? smootherSteps(S, o.smootherInterval, o.ignoreSmootherSteps) : []);
+    // what the next chunk will need of this one (an anchor only if an offset can reach frame 0 from there)
+    const next: Carry = { anchor: carry.anchor, smoothed: [] };
+    const keep = o.chunkCarry ? o.smoothing.window : 0;
+    const track = (input: Frame): CarriedFrame => ({ input, trajectory: [] });
+    if (o.chunkCarry) {
+      next.last = track(inputs[n - 1]!);
+      if (start === 0 && pattern.some((e) => typeof e === "number" && e <= -o.chunk)) next.anchor = track(inputs[0]!);
+    }
     const chunkIndex = this.stats.chunks++;
     const disposables: Disposable[] = [];
     const own = <T extends Disposable>(t: T) => (disposables.push(t), t);
@@ -282,16 +327,31 @@ export class DiffSynth implements Disposable {
         return { id: `r${k}`, latents: own(sd.vae.encode(f, sd.backend)), control: control(f) };
       });
       o.onStart?.(frames.map((f) => f.latents));
-      const sources = frames.map((_, i) => combineSources(i, n, pattern).map((s) => (s.kind === "frame" ? `f${s.index}` : `r${s.index}`)));
+      const carried = { anchor: carry.anchor !== undefined, last: carry.last !== undefined };
+      const sources = frames.map((_, i) => chunkSourceIds(i, n, start, pattern, carried));
       const needed = new Set(sources.flatMap((ids, i) => ids.filter((id) => id !== `f${i}`)));
       const crossing = crossesFrames(pattern);
+      // carried frames are re-run from their stored latents at each step, for their K/V
+      const earlier = (["a", "c"] as const).flatMap((id) => {
+        const f = id === "a" ? carry.anchor : carry.last;
+        return f && needed.has(id) ? [{ id, frame: f, control: control(f.input) }] : [];
+      });
       const denoisers = new Map<string, ReturnType<StableDiffusion["guidedDenoiser"]>>();
-      for (const im of [...frames, ...references]) denoisers.set(im.id, sd.guidedDenoiser(conditioning, im.control));
+      for (const im of [...frames, ...references, ...earlier]) denoisers.set(im.id, sd.guidedDenoiser(conditioning, im.control));
 
       for (let s = 0; s < S; s++) {
         const t = scheduler.timesteps[s]!;
         cross.newStep();
+        if (next.last) next.last.trajectory.push(frames[n - 1]!.latents.readF32());
+        if (next.anchor && next.anchor !== carry.anchor) next.anchor.trajectory.push(frames[0]!.latents.readF32());
         if (crossing) {
+          for (const { id, frame } of earlier) {
+            using x = Tensor.from(sd.backend, "f32", frames[0]!.latents.shape, frame.trajectory[s]!);
+            cross.pass("record", id);
+            denoisers.get(id)!(x, t, s).dispose();
+            cross.release();
+            this.stats.recordPasses++;
+          }
           for (const im of [...frames, ...references]) {
             if (!needed.has(im.id)) continue;
             using x = im.id.startsWith("r") ? scheduler.addNoise(tensorOps, im.latents, noise, t) : scheduler.scaleModelInput(tensorOps, im.latents, s);
@@ -311,8 +371,11 @@ export class DiffSynth implements Disposable {
             this.stats.attendPasses++;
           }
         });
-        if (smoothAt.has(s)) {
-          eps = await this.#smoothStep(frames.map((f) => f.latents), eps, inputs, scheduler, s, o, matcher);
+        const before = carry.smoothed[s];
+        if (smoothAt.has(s) && n + (before?.styles.length ?? 0) > 1) {
+          const r = await this.#smoothStep(frames.map((f) => f.latents), eps, inputs, scheduler, s, o, matcher, before);
+          eps = r.eps;
+          if (keep) next.smoothed[s] = tail(before, r.smoothed, inputs, keep);
           this.stats.smootherCalls++;
         }
         for (const [i, im] of frames.entries()) {
@@ -326,11 +389,14 @@ export class DiffSynth implements Disposable {
       cross.newStep();
       let outputs = frames.map((im) => sd.vae.decode(im.latents));
       for (const im of frames) im.latents.dispose();
-      if (o.postSmoother && n > 1) outputs = await this.#smooth(outputs, inputs, o, matcher);
+      const prior = carry.outputs;
+      if (o.postSmoother && n + (prior?.styles.length ?? 0) > 1) outputs = await this.#smooth(outputs, inputs, o, matcher, prior);
+      if (keep) next.outputs = tail(prior, outputs, inputs, keep);
       for (const f of outputs) {
         this.stats.frames++;
         yield f;
       }
+      return next;
     } finally {
       for (const d of disposables.reverse()) d[Symbol.dispose]();
     }
@@ -348,7 +414,8 @@ export class DiffSynth implements Disposable {
     s: number,
     o: StylizeOptions,
     matcher: PatchMatcher,
-  ): Promise<Tensor[]> {
+    before?: Window,
+  ): Promise<{ eps: Tensor[]; smoothed: Frame[] }> {
     const sd = this.sd;
     const { signal, noise } = scheduler.noiseCoefficients(scheduler.timesteps[s]!);
     const decoded = latents.map((x, i) => {
@@ -356,22 +423,29 @@ export class DiffSynth implements Disposable {
       return sd.vae.decode(x0);
     });
     for (const e of eps) e.dispose();
-    const smoothed = await this.#smooth(decoded, inputs, o, matcher);
-    return latents.map((x, i) => {
+    const smoothed = await this.#smooth(decoded, inputs, o, matcher, before);
+    const next = latents.map((x, i) => {
       using x0 = sd.vae.encode(smoothed[i]!, sd.backend);
       return noiseFromOriginal(x, x0, signal, noise);
     });
+    return { eps: next, smoothed };
   }
 
   /** The FastBlend smoother over a chunk, guided by the input frames; a window past the chunk blends all of it. */
-  async #smooth(styles: readonly Frame[], guides: readonly Frame[], o: StylizeOptions, matcher: PatchMatcher): Promise<Frame[]> {
+  async #smooth(styles: readonly Frame[], guides: readonly Frame[], o: StylizeOptions, matcher: PatchMatcher, before?: Window): Promise<Frame[]> {
     const m = o.smoothing;
+    // the previous chunk's last frames lead the window (their outputs are dropped): no seam between chunks
+    const lead = before?.styles.length ?? 0;
+    const allStyles = [...(before?.styles ?? []), ...styles], allGuides = [...(before?.guides ?? []), ...guides];
     async function* pairs() {
-      for (const [i, style] of styles.entries()) yield { style, guide: guides[i]! };
+      for (const [i, style] of allStyles.entries()) yield { style, guide: allGuides[i]! };
     }
     const out: Frame[] = [];
-    const window = Math.min(m.window, styles.length - 1);
-    for await (const f of smoothVideo(pairs(), matcher, { mode: m.mode, window, contrast: m.contrast, sharpness: m.sharpness })) out.push(f);
+    const window = Math.min(m.window, allStyles.length - 1);
+    let k = 0;
+    for await (const f of smoothVideo(pairs(), matcher, { mode: m.mode, window, contrast: m.contrast, sharpness: m.sharpness })) {
+      if (k++ >= lead) out.push(f);
+    }
     return out;
   }
 

@@ -42,6 +42,31 @@ export function combineSources(i: number, n: number, pattern: readonly PatternEn
   );
 }
 
+/**
+ * The images frame `i` of a chunk of `n` frames starting at clip index `start` attends over, as
+ * cache ids: `f<j>` a frame of this chunk, `r<k>` a reference, `a` the clip's first frame and `c`
+ * the previous chunk's last frame, both carried from earlier chunks. Offsets clamp to the clip
+ * (below 0 → frame 0) and, ahead, to the chunk's last frame (later frames are not read yet); a frame
+ * before the chunk is the anchor when it is frame 0, else the nearest carried one. Without carried
+ * frames everything clamps to the chunk.
+ */
+export function chunkSourceIds(
+  i: number,
+  n: number,
+  start: number,
+  pattern: readonly PatternEntry[],
+  carried: { anchor: boolean; last: boolean } = { anchor: false, last: false },
+): string[] {
+  return pattern.map((e) => {
+    if (typeof e !== "number") return `r${e.slice(10)}`;
+    const g = Math.max(start + i + e, 0);
+    if (g >= start) return `f${Math.min(g - start, n - 1)}`;
+    if (g === 0 && carried.anchor) return "a";
+    if (carried.last) return "c";
+    return "f0";
+  });
+}
+
 /** Whether the pattern attends over anything but the frame itself (else cross-frame attention is plain attention). */
 export function crossesFrames(pattern: readonly PatternEntry[]): boolean {
   return pattern.some((e) => e !== 0);

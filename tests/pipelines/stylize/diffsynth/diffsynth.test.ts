@@ -2,7 +2,7 @@
  * The DiffSynth job on the tiny model: DiffSynth's timesteps (spec test idea 3), the ε' round
  * trip (idea 4), one shared noise (idea 6, against the seeded generator directly), the in-loop
  * deflicker lowering frame-to-frame change on the flickering clip, streaming in chunks with the
- * K/V cache bounded by the chunk, and bad input.
+ * K/V cache bounded by the chunk and carried frames closing the seams, and bad input.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { FrameError, UsageError } from "../../../../pipelines/errors.ts";
@@ -11,7 +11,7 @@ import { Tensor } from "../../../../pipelines/runtime/tensor.ts";
 import { Rng } from "../../../../pipelines/sd/random.ts";
 import { tensorOps } from "../../../../pipelines/sd/tensor-ops.ts";
 import { DiffSynth, noiseFromOriginal } from "../../../../pipelines/stylize/diffsynth/index.ts";
-import { flickerClip, temporalDiff } from "../../../../pipelines/stylize/index.ts";
+import { flickerClip, meanAbsDiff, temporalDiff } from "../../../../pipelines/stylize/index.ts";
 
 let job: DiffSynth;
 beforeAll(async () => {
@@ -102,6 +102,16 @@ describe("streaming", () => {
     }
     expect(peaks[0]).toBeGreaterThan(0);
     expect(peaks[1]).toBe(peaks[0]!);
+  });
+
+  test("chunks carry their last frames over: the change across chunk seams drops (numbers printed)", async () => {
+    const seams = async (chunkCarry: boolean) => {
+      const out = await collect(flickerClip({ frames: 6, ...size }), { strength: 0.6, chunk: 2, chunkCarry });
+      return [1, 3].reduce((s, i) => s + meanAbsDiff(out[i]!, out[i + 1]!), 0) / 2;
+    };
+    const [carried, independent] = [await seams(true), await seams(false)];
+    console.log(`mean |Δ| across chunk seams (chunk 2): carried ${carried.toFixed(2)}, independent ${independent.toFixed(2)}`);
+    expect(independent / carried).toBeGreaterThan(2);
   });
 
   test("frame_interval and frame_maximum_count pick frames 0, 2, 4 of 10", async () => {

@@ -4,7 +4,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { UsageError } from "../../../../pipelines/errors.ts";
-import { combineSources, contentShuffle, cropResize, generationSize, parsePattern, smootherSteps } from "../../../../pipelines/stylize/diffsynth/index.ts";
+import { chunkSourceIds, combineSources, contentShuffle, cropResize, generationSize, parsePattern, smootherSteps } from "../../../../pipelines/stylize/diffsynth/index.ts";
 
 const frames = (i: number, n: number, p: (number | string)[]) => combineSources(i, n, parsePattern(p, 1)).map((s) => (s.kind === "frame" ? s.index : `r${s.index}`));
 
@@ -23,6 +23,24 @@ describe("combine_pattern", () => {
     expect(() => parsePattern([0, "reference_1"], 1)).toThrow(/reference_1 but 1 reference image is given/);
     expect(() => parsePattern([0, "left"], 0)).toThrow(UsageError);
     expect(() => parsePattern([], 0)).toThrow(/empty/);
+  });
+});
+
+describe("combine_pattern across chunks", () => {
+  const p = parsePattern([-10000, -1, 0, 1], 0);
+  test("the first chunk is the clip: the same frames as combineSources", () => {
+    expect(chunkSourceIds(0, 4, 0, p)).toEqual(["f0", "f0", "f0", "f1"]);
+    expect(chunkSourceIds(3, 4, 0, p)).toEqual(["f0", "f2", "f3", "f3"]);
+  });
+
+  test("a later chunk: frame 0 is the carried anchor a, the frame before the chunk the carried c", () => {
+    const carried = { anchor: true, last: true };
+    // chunk of 4 starting at clip frame 8: its frame 0 looks back at 7 (c), forward at 9 (f1)
+    expect(chunkSourceIds(0, 4, 8, p, carried)).toEqual(["a", "c", "f0", "f1"]);
+    expect(chunkSourceIds(3, 4, 8, p, carried)).toEqual(["a", "f2", "f3", "f3"]);
+    // without an anchor the nearest carried frame stands in; without any, the chunk's first
+    expect(chunkSourceIds(0, 4, 8, p, { anchor: false, last: true })).toEqual(["c", "c", "f0", "f1"]);
+    expect(chunkSourceIds(0, 4, 8, p)).toEqual(["f0", "f0", "f0", "f1"]);
   });
 });
 
