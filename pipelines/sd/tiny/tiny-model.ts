@@ -7,6 +7,7 @@
  *   const inp = await ensureTinyModel("tiny-inpaint");    // 9-channel unet (latents, mask, masked latents)
  *   const up = await ensureTinyModel("tiny-upscaler");    // SD x4 upscaler shape (upscaler.ts)
  *   const video = await ensureTinyModel("tiny-video");    // video UNet with per-frame timesteps (video/)
+ *   const cont = await ensureTinyModel("tiny-continuation");   // ContinuitySeq UNet, conditioning frames (continuation/)
  *
  * The folder name hashes the builder version and the seed, so a change to any weight recipe
  * (bump TINY_BUILDER_VERSION) lands in a new folder and never mixes with an old build. Builds go
@@ -40,11 +41,12 @@ import { buildTinyUnetNet } from "./unet.ts";
 import { buildTinyUpscalerUnetNet, buildTinyUpscalerVaeDecoderNet } from "./upscaler.ts";
 import { buildTinyVaeDecoderNet, buildTinyVaeEncoderNet } from "./vae.ts";
 import { TINY_VIDEO_BUILDER_VERSION, writeTinyVideoModelFolder } from "./video/folder.ts";
+import { TINY_CONTINUATION_BUILDER_VERSION, writeTinyContinuationModelFolder } from "./continuation/folder.ts";
 
 /** Bump whenever any builder would write different bytes. */
 export const TINY_BUILDER_VERSION = "2";
 export const TINY_SEED = 1234;
-export const TINY_VARIANTS = ["tiny", "tiny-controlnet", "tiny-inpaint", "tiny-upscaler", "tiny-video"] as const;
+export const TINY_VARIANTS = ["tiny", "tiny-controlnet", "tiny-inpaint", "tiny-upscaler", "tiny-video", "tiny-continuation"] as const;
 export type TinyVariant = (typeof TINY_VARIANTS)[number];
 
 const OPSET = 17;
@@ -64,7 +66,8 @@ export const buildTinyControlNet = (seed = TINY_SEED): Uint8Array => buildTinyCo
 /** The cache folder name for a variant: `<variant>-<12 hex of sha256(version, seed)>`. */
 export function tinyModelFolderName(variant: TinyVariant = "tiny", seed = TINY_SEED): string {
   // The video family has a version of its own, so its changes rebuild only its folder.
-  const video = variant === "tiny-video" ? `:video-${TINY_VIDEO_BUILDER_VERSION}` : "";
+  const video =
+    variant === "tiny-video" ? `:video-${TINY_VIDEO_BUILDER_VERSION}` : variant === "tiny-continuation" ? `:continuation-${TINY_CONTINUATION_BUILDER_VERSION}` : "";
   const hash = createHash("sha256").update(`latentloom-tiny:${TINY_BUILDER_VERSION}:${seed}${video}`).digest("hex").slice(0, 12);
   return `${variant}-${hash}`;
 }
@@ -77,6 +80,7 @@ function writeJson(path: string, value: unknown): void {
 export async function writeTinyModelFolder(dir: string, variant: TinyVariant = "tiny", seed = TINY_SEED): Promise<void> {
   checkVariant(variant);
   if (variant === "tiny-video") return writeTinyVideoModelFolder(dir, seed);
+  if (variant === "tiny-continuation") return writeTinyContinuationModelFolder(dir, seed);
   const controlnet = variant === "tiny-controlnet";
   const upscaler = variant === "tiny-upscaler";
   const inpaint = variant === "tiny-inpaint";
@@ -137,7 +141,7 @@ export function ensureTinyModel(variant: TinyVariant = "tiny"): Promise<string> 
 
 /**
  * The one place a model name becomes a folder: a built-in variant (`tiny`, `tiny-controlnet`,
- * `tiny-inpaint`, `tiny-upscaler`, `tiny-video`) is built on first use, anything else is an export folder path.
+ * `tiny-inpaint`, `tiny-upscaler`, `tiny-video`, `tiny-continuation`) is built on first use, anything else is an export folder path.
  */
 export function resolveModelDir(model: string): Promise<string> {
   return (TINY_VARIANTS as readonly string[]).includes(model) ? ensureTinyModel(model as TinyVariant) : Promise.resolve(model);

@@ -1,0 +1,65 @@
+/**
+ * The carried conditioning latents on disk, so that `--resume` makes the remaining clips exactly as
+ * the whole run would have (each clip's noise and k come from the seed and the clip index alone).
+ * One file: "LLCONT01", u32 header length (LE), header JSON, f32 latents (LE), sha256 of all before.
+ * Written to a temporary name and renamed, so a kill mid-save leaves the previous one whole.
+ */
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
+import { LatentloomError } from "../errors.ts";
+
+const MAGIC = "LLCONT01";
+
+/** A checkpoint that cannot be used: missing, damaged, or from a run with other settings. */
+export class CheckpointError extends LatentloomError {}
+
+export interface ClipCheckpoint {
+  /** The next clip to make. */
+  readonly clip: number;
+  readonly shape: readonly number[];
+  readonly latents: Float32Array;
+}
+
+export function saveClipCheckpoint(path: string, settings: Record<string, unknown>, state: ClipCheckpoint): void {
+  const header = Buffer.from(JSON.stringify({ settings, clip: state.clip, shape: state.shape }));
+  const length = Buffer.alloc(4);
+  length.writeUInt32LE(header.length);
+  const payload = Buffer.from(state.latents.buffer, state.latents.byteOffset, state.latents.byteLength);
+  const body = Buffer.concat([Buffer.from(MAGIC), length, header, payload]);
+  const digest = createHash("sha256").update(body).digest();
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, Buffer.concat([body, digest]));
+  renameSync(tmp, path);
+}
+
+export function loadClipCheckpoint(path: string, settings: Record<string, unknown>): ClipCheckpoint {
+  if (!existsSync(path)) throw new CheckpointError(`--resume: no checkpoint at ${path}`);
+  const file = readFileSync(path);
+  const bad = (why: string) => new CheckpointError(`--resume: ${path} ${why}`);
+  if (file.length < 12 + 32 || file.subarray(0, 8).toString() !== MAGIC) throw bad("is not a continuation checkpoint");
+  const body = file.subarray(0, file.length - 32);
+  if (!createHash("sha256").update(body).digest().equals(file.subarray(file.length - 32))) throw bad("is damaged (checksum mismatch)");
+  const n = body.readUInt32LE(8);
+  const header = JSON.parse(body.subarray(12, 12 + n).toString()) as { settings: Record<string, unknown>; clip: number; shape: number[] };
+  const theirs = JSON.stringify(header.settings);
+  if (theirs !== JSON.stringify(settings)) {
+    const differing = Object.keys(settings).filter((k) => JSON.stringify(settings[k]) !== JSON.stringify(header.settings[k]));
+    throw bad(`was written with other settings (${differing.join(", ")})`);
+  }
+  const bytes = body.subarray(12 + n);
+  const latents = new Float32Array(bytes.byteLength / 4);
+  new Uint8Array(latents.buffer).set(bytes);
+  if (latents.length !== header.shape.reduce((a, b) => a * b, 1)) throw bad("holds a payload of the wrong size");
+  return { clip: header.clip, shape: header.shape, latents };
+}
+
+/** The next clip a checkpoint would make (0 when there is none), without checking its settings. */
+export function checkpointClip(path: string): number {
+  if (!existsSync(path)) return 0;
+  const file = readFileSync(path);
+  if (file.length < 12 || file.subarray(0, 8).toString() !== MAGIC) throw new CheckpointError(`--resume: ${path} is not a continuation checkpoint`);
+  const n = file.readUInt32LE(8);
+  return (JSON.parse(file.subarray(12, 12 + n).toString()) as { clip: number }).clip;
+}
