@@ -38,6 +38,9 @@ await runRecipe(stylize, async ({ config: c, options, output, log, progress, int
   log(`stylize: ${c.model} on ${job.sd.backend.description}, ${steps} DDIM steps at ${size.width}x${size.height}, ` +
     `pattern [${options.combinePattern.join(", ")}], ControlNet ${c.controlnet_processor.join("+") || "none"}, ` +
     `smoother at steps [${smoothed.join(", ")}]${c.post_smoother ? " and after" : ""}, chunks of ${c.chunk} frames`);
+  const memory = job.memory(settings, size);
+  log(`holds ${memory.frames} frames at a time and at most ${MiB(memory.smootherBytes)} MiB per smoothing, ` +
+    "however long the video");
 
   await using out = openFrameSink(c.out, { ...video.meta, ...size }, output);
   const ticks = progress({ label: "stylize steps" });

@@ -52,6 +52,8 @@ describe("recipes/stylize.ts", () => {
     expect(exitCode).toBe(0);
     expect(stderr).toContain("no input: a built-in 4-frame flickering clip, 64x64");
     expect(stderr).toMatch(/pattern \[-1, 0, 1\], ControlNet canny, smoother at steps \[0, 1, 2\]/);
+    // chunk 8 + the 3 carried for the smoother window
+    expect(stderr).toMatch(/holds 11 frames at a time and at most [\d.]+ MiB per smoothing/);
     expect((await decode(readFileSync(out))).map((f) => [f.width, f.height])).toEqual(Array(4).fill([64, 64]));
   });
 

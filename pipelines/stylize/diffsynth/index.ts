@@ -21,7 +21,7 @@ import { createScheduler, type Scheduler } from "../../sd/schedulers/index.ts";
 import { StableDiffusion } from "../../sd/stable-diffusion.ts";
 import { tensorOps } from "../../sd/tensor-ops.ts";
 import { PATCH_MATCH_DEFAULTS, PatchMatcher } from "../patch-match.ts";
-import { SMOOTH_DEFAULTS, type SmoothMode, smoothVideo } from "../smoother.ts";
+import { SMOOTH_DEFAULTS, type SmoothMode, smootherMemory, smoothVideo } from "../smoother.ts";
 import { createProcessor, type ControlProcessor, type Processor } from "./conditions.ts";
 import { CrossFrameAttention } from "./cross-frame.ts";
 import { cropResize, generationSize } from "./frames.ts";
@@ -220,6 +220,20 @@ export class DiffSynth implements Disposable {
     const pattern = parsePattern(o.combinePattern, o.references.length);
     this.scheduler(o.steps, o.strength); // refuses an empty schedule
     return { options: o, pattern };
+  }
+
+  /**
+   * What a run holds, for frames of `size`: frames per chunk (+ carried ones) and the smoother's
+   * device bytes per call (smootherMemory of pipelines/stylize). The K/V cache is reported by
+   * crossFrame.stats as it runs (it depends on the export's widths).
+   */
+  memory(options: Partial<StylizeOptions>, size: { width: number; height: number }): { frames: number; smootherBytes: number } {
+    const { options: o } = this.check(options);
+    const carried = o.chunkCarry ? o.smoothing.window : 0;
+    const frames = o.chunk + carried;
+    const window = Math.max(1, Math.min(o.smoothing.window, frames - 1));
+    const smoother = smootherMemory({ ...SMOOTH_DEFAULTS, mode: o.smoothing.mode, window }, size, { ...PATCH_MATCH_DEFAULTS, ...o.smoothing }, true);
+    return { frames, smootherBytes: o.smoother || o.postSmoother ? smoother.bytes : 0 };
   }
 
   /** Output frames in input order, each chunk's as soon as it is done. */
