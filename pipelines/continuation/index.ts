@@ -26,7 +26,7 @@ import { tensorOps } from "../sd/tensor-ops.ts";
 import { TextEncoder } from "../sd/text-encoder.ts";
 import { resolveModelDir } from "../sd/tiny/index.ts";
 import { Vae } from "../sd/vae.ts";
-import { contrast } from "../stylize/postprocess.ts";
+import { contrast } from "../sd/enhance.ts";
 import { ContinuationUnet } from "./unet.ts";
 import { FrameDifferences } from "./joins.ts";
 import { type ClipCheckpoint, loadClipCheckpoint, saveClipCheckpoint } from "./checkpoint.ts";

@@ -37,6 +37,8 @@ export interface FrameSinkOptions {
   y4m?: Y4mWriteOptions;
   /** Replaces stdout for "-" (tests, or frames piped elsewhere). */
   stdout?: ByteSink;
+  /** A PNG folder numbers its files from here (0: 00001.png), so a resumed run completes the folder. */
+  firstIndex?: number;
 }
 
 export interface FrameSink extends FrameWriter, AsyncDisposable {}
@@ -100,7 +102,7 @@ export function outputPath(spec: string, format: OutputFormat | null | undefined
 
 function writerFor(spec: string, meta: StreamMeta, opts: FrameSinkOptions): FrameWriter {
   if (spec === "-") return createY4mWriter(opts.stdout ?? stdoutSink(), meta, opts.y4m);
-  if (isFolder(spec)) return createPngFolderWriter(spec, meta, opts.metadata);
+  if (isFolder(spec)) return createPngFolderWriter(spec, meta, opts.metadata, opts.firstIndex);
   if (isVideoOutput(spec)) return videoWriter(spec, meta, opts);
   switch (extname(spec).toLowerCase()) {
     case ".y4m":

@@ -143,6 +143,13 @@ export async function openFrameSource(spec: string, opts: FrameSourceOptions = {
   return { ...source, frames: atLeastOne(source.frames, spec === "-" ? "stdin" : spec) };
 }
 
+/** One picture: a PNG, or the first frame of anything openFrameSource reads. */
+export async function readImage(spec: string, opts: FrameSourceOptions = {}): Promise<Frame> {
+  const { frames } = await openFrameSource(spec, opts);
+  for await (const frame of frames) return frame; // leaving the loop closes the source (and any ffmpeg)
+  throw new FrameError(`${spec} holds no frames`);
+}
+
 async function* atLeastOne(frames: AsyncIterable<Frame>, label: string): AsyncGenerator<Frame, void, undefined> {
   let count = 0;
   for await (const frame of frames) {

@@ -138,11 +138,11 @@ export function numberedPngName(index: number, prefix = ""): string {
   return `${prefix}${String(index).padStart(NUMBER_DIGITS, "0")}.png`;
 }
 
-/** A folder of 00001.png, 00002.png, … written as frames come. */
-export function createPngFolderWriter(dir: string, meta: StreamMeta, text: Readonly<Record<string, string>> = {}): FrameWriter {
+/** A folder of 00001.png, 00002.png, … written as frames come (after `skip` frames: from its number + 1). */
+export function createPngFolderWriter(dir: string, meta: StreamMeta, text: Readonly<Record<string, string>> = {}, skip = 0): FrameWriter {
   makeFolder(dir);
   if (!statSync(dir).isDirectory()) throw new FrameError(`output folder ${dir} is not a folder`);
-  let count = 0;
+  let count = skip;
   let closed = false;
   return {
     async write(frame: Frame): Promise<void> {

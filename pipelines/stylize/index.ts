@@ -11,6 +11,6 @@
 export { checkGuide, Deflicker, DEFLICKER_DEFAULTS, type DeflickerOptions, zipGuide } from "./deflicker.ts";
 export { cleanFrame, flickerClip, FLICKER_CLIP_DEFAULTS, flickerClipMeta, flickerFrame, meanAbsDiff, temporalDiff } from "./flicker-clip.ts";
 export { type MatchResult, PATCH_MATCH_DEFAULTS, type PatchMatchOptions, PatchMatcher, pyramidSizes } from "./patch-match.ts";
-export { contrast, postprocess, sharpness } from "./postprocess.ts";
+export { contrast, postprocess, sharpness } from "../sd/enhance.ts";
 export { SMOOTH_DEFAULTS, SMOOTH_MODES, type SmoothMode, type SmoothOptions, smootherMemory, smoothVideo, type StylePair } from "./smoother.ts";
 export { DiffSynth, STYLIZE_CLIP, STYLIZE_DEFAULTS, type StylizeOptions } from "./diffsynth/index.ts";

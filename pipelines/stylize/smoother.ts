@@ -11,7 +11,7 @@ import { fastMode, blockCap } from "./fast-mode.ts";
 import { interpolateMode } from "./interpolate-mode.ts";
 import { type DeviceFrame, downloadFrame, imageBytes, type ModeContext, type SmootherStats, uploadFrame } from "./pairs.ts";
 import { matchBytes, type PatchMatcher } from "./patch-match.ts";
-import { postprocess } from "./postprocess.ts";
+import { postprocess } from "../sd/enhance.ts";
 import { windowMode } from "./window-modes.ts";
 
 export const SMOOTH_MODES = ["fast", "balanced", "accurate", "interpolate", "ebsynth"] as const;

@@ -78,6 +78,9 @@ const fixtures: Record<string, () => string | Promise<string>> = {
   "@c444-y4m": () => file("c444.y4m", y4m("W16 H16 C444", "FRAME\n" + "x".repeat(700))),
   "@mono-y4m": () => file("mono.y4m", y4m("W16 H16 Cmono", "FRAME\n" + "x".repeat(200))),
   "@zero-y4m": () => file("zero.y4m", y4m("W64 H64 F25:1", "")),
+  "@garbage-checkpoint": () => file("garbage.fifo-queue", "not a queue at all"),
+  "@made-mp4": () => file("made.mp4", "the frames of the run before"),
+  "@resume-folder": () => join(tmp, "resumed") + "/",
   "@garbage-png": () => file("garbage.png", "this is not a png"),
   "@truncated-png": () => file("truncated.png", fullPng.subarray(0, fullPng.length - 20)),
   "@clip-16x16x3": () => file("clip16x3.y4m", y4mClip(16, 16, 3)),
@@ -166,6 +169,18 @@ const cases: Case[] = [
   ["an unknown mode", "deflicker", ["--mode", "median"], /^error: --mode median: must be one of fast, balanced, /m, 2],
   ["offsets outside the ebsynth mode", "deflicker", ["--offsets", "1", "--offsets=-1"], /^error: offsets are for the ebsynth mode, not fast$/m, 2],
   ["garbage on stdin", "deflicker", ["--input", "-"], /^error: stdin is neither y4m .* nor ppm/m, 1, "garbage garbage garbage"],
+  // fifo
+  ["fewer frames than the queue holds", "fifo", ["--frames", "10"],
+    /^error: --frames 10 is fewer than the FIFO queue holds: 20 latents \(2 partitions × 8 frames \+ 4 lookahead\)$/m, 2],
+  ["an image UNet (no per-frame timesteps)", "fifo", ["--model", "tiny"], /^error: .*unet\/model\.onnx has no per-frame timestep input: timestep f32 \[\]/m, 1],
+  ["a corrupt checkpoint on --resume", "fifo", ["--resume", "--checkpoint", "@garbage-checkpoint", "--out", "@resume-folder"],
+    /^error: checkpoint .*garbage\.fifo-queue is corrupt: it is not a FIFO queue checkpoint$/m, 1],
+  ["--resume with no checkpoint", "fifo", ["--resume", "--out", "@resume-folder"], /^error: --resume: no checkpoint at .*resumed\.fifo-queue$/m, 2],
+  ["--resume into a file the first frames are in", "fifo", ["--resume", "--checkpoint", "@garbage-checkpoint", "--out", "@made-mp4"],
+    /^error: --resume would overwrite .*made\.mp4, which holds the frames made before the checkpoint$/m, 2],
+  ["an odd video length with lookahead", "fifo", ["--video-length", "5"], /^error: video_length 5 is odd/m, 2],
+  ["a prompt schedule without lengths", "fifo", ["--prompts", "a", "--prompts", "b"], /^error: prompt_frames needs 1 lengths for 2 prompts/m, 2],
+  ["a missing --image", "fifo", ["--image", "/nonexistent/a.png"], /^error: input not found: \/nonexistent\/a\.png$/m, 1],
 ];
 
 describe("recipes given bad input", () => {

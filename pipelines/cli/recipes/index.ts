@@ -4,6 +4,7 @@
  */
 import { attentionInterp } from "./attention-interp.ts";
 import { deflicker } from "./deflicker.ts";
+import { fifo } from "./fifo.ts";
 import { latentBlend } from "./latent-blend.ts";
 import { img2img, txt2img } from "./txt2img.ts";
 
@@ -13,4 +14,5 @@ export const COMMANDS = {
   txt2img,
   img2img,
   deflicker,
+  fifo,
 } as const;

@@ -1,7 +1,7 @@
 /**
- * DiffSynth's post-processing after a smoother (shared/specs/diffsynth.md, "Postprocessing"):
- * Pillow's ImageEnhance.Contrast and ImageEnhance.Sharpness on rgb24, reproduced bit for bit:
- * Pillow's arithmetic is C `float`, so every operation here is rounded with Math.fround.
+ * Pillow's ImageEnhance.Contrast and ImageEnhance.Sharpness on rgb24, for every job that post-processes
+ * frames (DiffSynth after a smoother, shared/specs/diffsynth.md "Postprocessing"; ContinuitySeq's
+ * contrast), reproduced bit for bit: Pillow's arithmetic is C `float`, so every operation here is rounded with Math.fround.
  *
  *   contrast:  m = int(mean(L) + 0.5), L = Pillow's RGB→L ((19595 R + 38470 G + 7471 B + 2^15) >> 16);
  *              out = blend(m, v, f)

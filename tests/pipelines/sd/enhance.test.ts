@@ -1,7 +1,7 @@
 /** Pillow's ImageEnhance.Contrast and .Sharpness, checked on values worked by hand from Pillow's formulas. */
 import { describe, expect, test } from "bun:test";
 import type { Frame } from "../../../pipelines/io/frame.ts";
-import { contrast, postprocess, sharpness } from "../../../pipelines/stylize/index.ts";
+import { contrast, postprocess, sharpness } from "../../../pipelines/sd/enhance.ts";
 
 const grey = (width: number, height: number, values: number[]): Frame => ({
   width, height, data: Uint8Array.from(values.flatMap((v) => [v, v, v])),
