@@ -197,20 +197,29 @@ export class ContinuitySeq implements Disposable {
     try {
       for (let c = resumed?.clip ?? 0; c < o.times; c++) {
         using clip = this.clipLatents(o, cond, text, Math.min(c, prompts.length - 1) + 1, c, h, w);
+        const k = Math.min(counts[c]!, o.frames);
+        const carried = framesOf(clip, o.frames - k, o.frames);
+        cond.dispose();
+        cond = carried;
         for (let j = 0; j < o.frames; j++) {
           using latent = frameOf(clip, j);
           const frame = contrast(this.vae.decode(latent), o.contrast);
           if (previous) this.differences.add(previous, frame, j === 0 ? (c === 0 ? "start" : "join") : "inside");
           previous = frame;
-          yield { frame, clip: c, index: j };
+          const last = j === o.frames - 1;
+          try {
+            yield { frame, clip: c, index: j };
+          } finally {
+            // Once the clip's last frame is taken (even if the taker stops there), the state after
+            // the clip is what a resumed run needs; a stop earlier in the clip redoes the clip.
+            if (last) {
+              this.stats.clips++;
+              this.stats.carried.push(k);
+              o.onClip?.({ clip: c, carried: k });
+              if (o.checkpoint && c + 1 < o.times) saveClipCheckpoint(o.checkpoint, settings, { clip: c + 1, shape: cond.shape, latents: cond.readF32() as Float32Array });
+            }
+          }
         }
-        const k = Math.min(counts[c]!, o.frames);
-        cond.dispose();
-        cond = framesOf(clip, o.frames - k, o.frames);
-        this.stats.clips++;
-        this.stats.carried.push(k);
-        o.onClip?.({ clip: c, carried: k });
-        if (o.checkpoint && c + 1 < o.times) saveClipCheckpoint(o.checkpoint, settings, { clip: c + 1, shape: cond.shape, latents: cond.readF32() as Float32Array });
       }
     } finally {
       cond.dispose();
