@@ -1,0 +1,106 @@
+/**
+ * recipes/continue.ts end to end: no arguments (txt2img start, 3 clips), y4m on stdin to y4m on
+ * stdout, --image, the join report, and bad input as one `error:` line with exit code 2.
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { ByteSink, Frame } from "../../pipelines/io/frame.ts";
+import { openY4m } from "../../pipelines/io/y4m-reader.ts";
+import { createY4mWriter } from "../../pipelines/io/y4m-writer.ts";
+
+const root = new URL("../../", import.meta.url).pathname;
+const tmp = mkdtempSync(join(tmpdir(), "latentloom-continue-"));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+async function recipe(args: string[], stdin?: Uint8Array) {
+  await using proc = Bun.spawn([process.execPath, "run", join(root, "recipes", "continue.ts"), ...args], {
+    stdin: stdin ?? "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+    env: { ...process.env, NO_COLOR: "1" },
+  });
+  const [stdout, stderr, exitCode] = await Promise.all([proc.stdout.bytes(), proc.stderr.text(), proc.exited]);
+  return { stdout, stderr, exitCode };
+}
+
+async function y4m(frames: Frame[]): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  const sink: ByteSink = { write: (b) => void parts.push(b.slice()) };
+  const w = createY4mWriter(sink, { width: frames[0]!.width, height: frames[0]!.height, fps: { num: 12, den: 1 } });
+  for (const f of frames) await w.write(f);
+  await w.close();
+  return Buffer.concat(parts);
+}
+
+async function decode(bytes: Uint8Array): Promise<Frame[]> {
+  const stream = await openY4m((async function* () {
+    yield bytes;
+  })());
+  const out: Frame[] = [];
+  for await (const f of stream.frames) out.push(f);
+  return out;
+}
+
+function gradient(t: number, width = 64, height = 48): Frame {
+  const data = new Uint8Array(width * height * 3);
+  for (let i = 0; i < width * height; i++) {
+    const [x, y] = [i % width, Math.floor(i / width)];
+    data.set([(x * 3 + t * 4) & 255, (y * 4) & 255, 140], i * 3);
+  }
+  return { width, height, data };
+}
+
+const fast = ["--steps", "3", "--frames", "4", "--min-conditioning-frames", "1", "--max-conditioning-frames", "2"];
+const errorLines = (stderr: string) => stderr.split("\n").filter((l) => l.startsWith("error:"));
+
+describe("recipes/continue.ts", () => {
+  test("with no input: a txt2img start on tiny, 3 clips of 8 frames, and the join report", async () => {
+    const out = join(tmp, "default.y4m");
+    const { stderr, exitCode } = await recipe(["--out", out]);
+    expect(exitCode).toBe(0);
+    expect(stderr).toContain("no input: the start image is txt2img on tiny at 128x96");
+    expect(stderr).toContain("3 clips of 8 frames at 128x96");
+    expect(stderr).toMatch(/at joins \d+\.\d\d \(2 pairs\), inside clips \d+\.\d\d \(21\)/);
+    const frames = await decode(readFileSync(out));
+    expect(frames.map((f) => `${f.width}x${f.height}`)).toEqual(Array(24).fill("128x96"));
+  });
+
+  test("y4m in on stdin, y4m out on stdout: times × frames new frames at the input's size", async () => {
+    const input = await y4m(Array.from({ length: 6 }, (_, t) => gradient(t)));
+    const { stdout, stderr, exitCode } = await recipe([...fast, "--times", "2", "--out", "-"], input);
+    expect(exitCode).toBe(0);
+    expect(stderr).toContain("continuing stdin: its last 2 frame(s) condition the first clip");
+    const frames = await decode(stdout);
+    expect(frames.map((f) => `${f.width}x${f.height}`)).toEqual(Array(8).fill("64x48"));
+  });
+
+  test("--image continues a picture, and the video follows its size", async () => {
+    const image = join(tmp, "picture.y4m");
+    writeFileSync(image, await y4m([gradient(0, 72, 40)]));
+    const { stdout, exitCode } = await recipe([...fast, "--times", "1", "--image", image, "--out", "-"]);
+    expect(exitCode).toBe(0);
+    expect((await decode(stdout)).map((f) => `${f.width}x${f.height}`)).toEqual(Array(4).fill("72x40"));
+  });
+
+  describe("bad input: one error line, exit code 2", () => {
+    const cases: [string, string[], RegExp][] = [
+      ["conditioning longer than a clip", ["--frames", "4", "--max-conditioning-frames", "5"], /max_conditioning_frames 5 is longer than allowed/],
+      ["min above max", ["--min-conditioning-frames", "3", "--max-conditioning-frames", "2"], /min_conditioning_frames 3 is more than max_conditioning_frames 2/],
+      ["--size against the input's size", ["--image", "IMAGE", "--size", "64x64"], /--size 64x64 does not match the input's 64x48/],
+      ["--resume without a checkpoint", ["--resume", "--out", join(tmp, "none.y4m")], /--resume: no checkpoint at/],
+    ];
+    for (const [what, args, message] of cases) {
+      test(what, async () => {
+        const image = join(tmp, "bad-picture.y4m");
+        writeFileSync(image, await y4m([gradient(0)]));
+        const { stderr, exitCode } = await recipe(args.map((a) => (a === "IMAGE" ? image : a)));
+        expect(exitCode).toBe(2);
+        expect(errorLines(stderr)).toHaveLength(1);
+        expect(errorLines(stderr)[0]).toMatch(message);
+        expect(stderr).not.toContain("    at ");
+      });
+    }
+  });
+});
