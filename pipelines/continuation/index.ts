@@ -27,10 +27,12 @@ import { TextEncoder } from "../sd/text-encoder.ts";
 import { resolveModelDir } from "../sd/tiny/index.ts";
 import { Vae } from "../sd/vae.ts";
 import { contrast } from "../sd/enhance.ts";
+import { clahe } from "./clahe.ts";
 import { ContinuationUnet } from "./unet.ts";
 import { FrameDifferences } from "./joins.ts";
 import { type ClipCheckpoint, loadClipCheckpoint, saveClipCheckpoint } from "./checkpoint.ts";
 
+export { clahe, CLAHE_CLIP_LIMIT, claheLut } from "./clahe.ts";
 export { ContinuationUnet } from "./unet.ts";
 export { FrameDifferences, meanAbsDifference, type JoinReport } from "./joins.ts";
 export { CheckpointError, checkpointClip, loadClipCheckpoint, saveClipCheckpoint, type ClipCheckpoint } from "./checkpoint.ts";
@@ -57,6 +59,8 @@ export const CONTINUE_DEFAULTS = {
   fps: 12,
   /** Pillow ImageEnhance.Contrast factor on every output frame (1 leaves it). */
   contrast: 1,
+  /** CLAHE clip limit on every channel, one tile (the reference's 1.2); null: off. */
+  clahe: null as number | null,
   model: "tiny-continuation",
 };
 
@@ -75,6 +79,7 @@ export interface ContinueOptions {
   minConditioningFrames?: number;
   maxConditioningFrames?: number;
   contrast?: number;
+  clahe?: number | null;
   /** Save the carried latents after every clip here (null: never). */
   checkpoint?: string | null;
   /** Start after the clips the checkpoint holds. */
@@ -203,7 +208,8 @@ export class ContinuitySeq implements Disposable {
         cond = carried;
         for (let j = 0; j < o.frames; j++) {
           using latent = frameOf(clip, j);
-          const frame = contrast(this.vae.decode(latent), o.contrast);
+          const decoded = this.vae.decode(latent);
+          const frame = contrast(o.clahe === null ? decoded : clahe(decoded, o.clahe), o.contrast);
           if (previous) this.differences.add(previous, frame, j === 0 ? (c === 0 ? "start" : "join") : "inside");
           previous = frame;
           const last = j === o.frames - 1;

@@ -52,6 +52,12 @@ describe("ContinuitySeq", () => {
     expect(job.stats.carried).toEqual(conditioningCounts(7, 2, 3, 3));
   });
 
+  test("frames stream clip by clip: the first frame comes before any later clip is denoised", () => {
+    const calls: number[] = [];
+    for (const f of job.run({ ...base, guidance: 7.5 }, [picture(0)])) if (f.index === 0) calls.push(job.stats.unetCalls);
+    expect(calls).toEqual([4, 8, 12]);
+  });
+
   test("k is drawn in [min, max] inclusive, from the seed alone", () => {
     const ks = conditioningCounts(3, 1, 4, 400);
     expect(Math.min(...ks)).toBe(1);
