@@ -12,7 +12,7 @@
 import { existsSync, rmSync, statSync } from "node:fs";
 import { runRecipe } from "../pipelines/cli/index.ts";
 import { continueSpec } from "../pipelines/cli/recipes/continue.ts";
-import { CONTINUE_DEFAULTS, ContinuitySeq, checkContinuePlan, checkpointClip, lastFrames } from "../pipelines/continuation/index.ts";
+import { CONTINUE_DEFAULTS, ContinuitySeq, checkContinuePlan, checkpointClip, checkStart, lastFrames } from "../pipelines/continuation/index.ts";
 import { UsageError } from "../pipelines/errors.ts";
 import type { Frame } from "../pipelines/io/frame.ts";
 import { openFrameSink } from "../pipelines/io/frame-sink.ts";
@@ -23,6 +23,8 @@ const fmt = (v: number | null) => (v === null ? "–" : v.toFixed(2));
 await runRecipe(continueSpec, async ({ config: c, options, output, log, progress, interrupted }) => {
   checkContinuePlan(options);
   if (options.resume) checkResume(options.checkpoint, c.out);
+  const firstIndex = options.resume ? checkpointClip(options.checkpoint!) * c.frames : 0;
+  using job = await ContinuitySeq.load({ model: c.model, device: c.device, log });
   const input = c.input ?? (c.image === null && stdinHasFrames() ? "-" : null);
   if (input !== null && c.image !== null) throw new UsageError("give --input (a video) or --image, not both");
   let start: Frame[];
@@ -41,18 +43,16 @@ await runRecipe(continueSpec, async ({ config: c, options, output, log, progress
       model: c.image_model, steps: c.image_steps, guidance: c.image_guidance, device: c.device,
     })];
   }
-  const first = start[0]!;
+  const first = checkStart(start);
   if (c.size && (input !== null || c.image !== null) && (c.size.width !== first.width || c.size.height !== first.height)) {
     throw new UsageError(`--size ${c.size.width}x${c.size.height} does not match the input's ${first.width}x${first.height}`,
       "the video follows its input's size: leave --size out, or resize the input");
   }
 
-  using job = await ContinuitySeq.load({ model: c.model, device: c.device, log });
   log(`continue: ${c.model} on ${job.backend.description}, ${c.times} clips of ${c.frames} frames at ${first.width}x${first.height}, ` +
     `${c.steps} steps, carrying ${c.min_conditioning_frames}–${c.max_conditioning_frames} frames`);
   log(`holds one clip: ${c.frames} + ${c.max_conditioning_frames} latents of ${first.width / 8}x${first.height / 8}, never the whole video`);
 
-  const firstIndex = options.resume ? checkpointClip(options.checkpoint!) * c.frames : 0;
   await using out = openFrameSink(c.out, job.meta(first, c.fps), { ...output, firstIndex });
   const bar = progress({ label: "continue frames", total: c.times * c.frames - firstIndex });
   let finished = true;

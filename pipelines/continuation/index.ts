@@ -182,12 +182,7 @@ export class ContinuitySeq implements Disposable {
     const o = { ...CONTINUE_DEFAULTS, ...options };
     checkContinuePlan(o, this.unet.fixedConditioningFrames);
     if (o.resume && !o.checkpoint) throw new UsageError("--resume needs a checkpoint file (--checkpoint PATH)");
-    const first = start[0];
-    if (!first) throw new UsageError("nothing to continue: the start has no frames");
-    for (const f of start) {
-      if (f.width !== first.width || f.height !== first.height) throw new UsageError(`start frames differ in size: ${f.width}x${f.height} and ${first.width}x${first.height}`);
-    }
-    if (first.width % 8 || first.height % 8) throw new UsageError(`the start is ${first.width}x${first.height}; both sides must be multiples of 8`);
+    const first = checkStart(start);
     const [h, w] = [first.height / 8, first.width / 8];
     const counts = conditioningCounts(o.seed, o.minConditioningFrames, o.maxConditioningFrames, o.times);
     const prompts = o.prompts?.length ? o.prompts : [o.prompt];
@@ -291,6 +286,19 @@ export class ContinuitySeq implements Disposable {
   [Symbol.dispose](): void {
     this.dispose();
   }
+}
+
+/** The start frames all of one size, each side a multiple of 8 (the VAE's); returns the first. */
+export function checkStart(start: readonly Frame[]): Frame {
+  const first = start[0];
+  if (!first) throw new UsageError("nothing to continue: the start has no frames");
+  for (const f of start) {
+    if (f.width !== first.width || f.height !== first.height) throw new UsageError(`start frames differ in size: ${f.width}x${f.height} and ${first.width}x${first.height}`);
+  }
+  if (first.width % 8 || first.height % 8) {
+    throw new UsageError(`the start is ${first.width}x${first.height}; both sides must be multiples of 8`, "crop or resize the input to multiples of 8");
+  }
+  return first;
 }
 
 /** Keeps the last `n` frames of a stream (memory: n frames, however long the video). */
