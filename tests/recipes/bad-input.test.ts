@@ -181,6 +181,17 @@ const cases: Case[] = [
   ["an odd video length with lookahead", "fifo", ["--video-length", "5"], /^error: video_length 5 is odd/m, 2],
   ["a prompt schedule without lengths", "fifo", ["--prompts", "a", "--prompts", "b"], /^error: prompt_frames needs 1 lengths for 2 prompts/m, 2],
   ["a missing --image", "fifo", ["--image", "/nonexistent/a.png"], /^error: input not found: \/nonexistent\/a\.png$/m, 1],
+  // stylize
+  ["a combine pattern without the frame itself", "stylize", ["--combine-pattern", "1, 2"], /^error: combine_pattern \[1, 2\] lacks 0, the frame itself/m, 2],
+  ["a reference the pattern names but nobody gave", "stylize", ["--combine-pattern", "0, reference_0"],
+    /^error: combine_pattern names reference_0 but 0 reference images are given/m, 2],
+  ["more ControlNet scales than processors", "stylize", ["--controlnet-scale", "1", "--controlnet-scale", "2"],
+    /^error: controlnet_scale has 2 entries but controlnet_processor has 1/m, 2],
+  ["the shuffle processor without a style image", "stylize", ["--controlnet-processor", "shuffle"], /^error: controlnet_processor shuffle needs a style image/m, 2],
+  ["a strength that leaves no step", "stylize", ["--steps", "3", "--strength", "0.2"], /^error: img2img_strength 0\.2 with 3 steps leaves no step to run/m, 2],
+  ["--chunk 0", "stylize", ["--chunk", "0"], /^error: --chunk 0: must be from 1 to 100000/m, 2],
+  ["a missing input video", "stylize", ["--input", "/nonexistent/in.mp4"], /^error: input not found: \/nonexistent\/in\.mp4$/m, 1],
+  ["a y4m header and no frames on stdin", "stylize", ["--input", "-"], /^error: stdin holds no frames$/m, 1, "YUV4MPEG2 W64 H64 F12:1 C444\n"],
 ];
 
 describe("recipes given bad input", () => {

@@ -6,6 +6,7 @@ import { attentionInterp } from "./attention-interp.ts";
 import { deflicker } from "./deflicker.ts";
 import { fifo } from "./fifo.ts";
 import { latentBlend } from "./latent-blend.ts";
+import { stylize } from "./stylize.ts";
 import { img2img, txt2img } from "./txt2img.ts";
 
 export const COMMANDS = {
@@ -15,4 +16,5 @@ export const COMMANDS = {
   img2img,
   deflicker,
   fifo,
+  stylize,
 } as const;
