@@ -12,7 +12,9 @@
 import { existsSync, rmSync, statSync } from "node:fs";
 import { runRecipe } from "../pipelines/cli/index.ts";
 import { continueSpec } from "../pipelines/cli/recipes/continue.ts";
-import { CONTINUE_DEFAULTS, ContinuitySeq, checkContinuePlan, checkpointClip, checkStart, lastFrames } from "../pipelines/continuation/index.ts";
+import {
+  CONTINUE_DEFAULTS, ContinuitySeq, checkContinuePlan, checkpointClip, checkStart, lastFrames,
+} from "../pipelines/continuation/index.ts";
 import { UsageError } from "../pipelines/errors.ts";
 import type { Frame } from "../pipelines/io/frame.ts";
 import { openFrameSink } from "../pipelines/io/frame-sink.ts";
@@ -44,14 +46,17 @@ await runRecipe(continueSpec, async ({ config: c, options, output, log, progress
     })];
   }
   const first = checkStart(start);
-  if (c.size && (input !== null || c.image !== null) && (c.size.width !== first.width || c.size.height !== first.height)) {
-    throw new UsageError(`--size ${c.size.width}x${c.size.height} does not match the input's ${first.width}x${first.height}`,
+  const given = input !== null || c.image !== null;
+  if (c.size && given && (c.size.width !== first.width || c.size.height !== first.height)) {
+    const size = `${c.size.width}x${c.size.height}`;
+    throw new UsageError(`--size ${size} does not match the input's ${first.width}x${first.height}`,
       "the video follows its input's size: leave --size out, or resize the input");
   }
 
-  log(`continue: ${c.model} on ${job.backend.description}, ${c.times} clips of ${c.frames} frames at ${first.width}x${first.height}, ` +
+  const [w, h] = [first.width, first.height];
+  log(`continue: ${c.model} on ${job.backend.description}, ${c.times} clips of ${c.frames} frames at ${w}x${h}, ` +
     `${c.steps} steps, carrying ${c.min_conditioning_frames}–${c.max_conditioning_frames} frames`);
-  log(`holds one clip: ${c.frames} + ${c.max_conditioning_frames} latents of ${first.width / 8}x${first.height / 8}, never the whole video`);
+  log(`holds one clip: ${c.frames} + ${c.max_conditioning_frames} latents of ${w / 8}x${h / 8}, never the whole video`);
 
   await using out = openFrameSink(c.out, job.meta(first, c.fps), { ...output, firstIndex });
   const bar = progress({ label: "continue frames", total: c.times * c.frames - firstIndex });
@@ -69,7 +74,8 @@ await runRecipe(continueSpec, async ({ config: c, options, output, log, progress
   log(`${job.stats.clips} clips, ${job.stats.unetCalls} UNet calls, carried ${job.stats.carried.join(", ")} frames`);
   log(`consecutive-frame difference (mean |Δ| of rgb bytes): at joins ${fmt(r.join)} (${r.pairs.join} pairs), ` +
     `inside clips ${fmt(r.inside)} (${r.pairs.inside}), start → first frame ${fmt(r.start)}`);
-  if (!finished && options.checkpoint) log(`stopped after clip ${job.stats.startedAt + job.stats.clips}: --resume continues from ${options.checkpoint}`);
+  const done = job.stats.startedAt + job.stats.clips;
+  if (!finished && options.checkpoint) log(`stopped after clip ${done}: --resume continues from ${options.checkpoint}`);
   if (finished && options.checkpoint && existsSync(options.checkpoint)) rmSync(options.checkpoint);
   if (c.out !== "-") log(`wrote ${c.out}`);
 });
@@ -77,7 +83,8 @@ await runRecipe(continueSpec, async ({ config: c, options, output, log, progress
 /** A resumed run writes only the remaining clips: into a PNG folder (numbered on) or stdout, never over a file. */
 function checkResume(checkpoint: string | null | undefined, out: string): void {
   if (!checkpoint || !existsSync(checkpoint)) {
-    throw new UsageError(`--resume: no checkpoint at ${checkpoint ?? "(none: --out -)"}`, "give the --checkpoint the stopped run saved to");
+    const where = checkpoint ?? "(none: --out -)";
+    throw new UsageError(`--resume: no checkpoint at ${where}`, "give the --checkpoint the stopped run saved to");
   }
   if (out !== "-" && existsSync(out) && !statSync(out).isDirectory()) {
     throw new UsageError(`--resume would overwrite ${out}, which holds the frames made before the checkpoint`,

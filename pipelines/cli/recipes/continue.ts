@@ -23,7 +23,10 @@ const schema = defineSchema({
   times: count("clips, each continuing the last", d.times, [], 1, 1_000_000),
   min_conditioning_frames: count("fewest frames a clip hands on to the next (k = random in [min, max])", d.minConditioningFrames, ["min_conditioning_n_sample_frames"], 0),
   max_conditioning_frames: count("most frames a clip hands on (at most --frames)", d.maxConditioningFrames, ["max_conditioning_n_sample_frames"], 0),
-  size: key.sizeOrInput(null),
+  size: field.size({
+    description: `size of the txt2img start, WxH (none: ${d.width}x${d.height}; an input video or image sets its own)`,
+    default: null, nullable: true, step: 8,
+  }),
   image: field.string({ description: "continue this picture (PNG, or the first frame of any input)", default: null, nullable: true, aliases: ["init_image"] }),
   input: key.optionalInput("continue this video (file, y4m, PNG folder, or - for stdin); none: stdin if piped, else --image, else txt2img"),
   image_model: field.string({ description: "2-D model for the start image when there is no input", default: d.imageModel, aliases: ["model_2d"] }),
