@@ -137,7 +137,6 @@ export class ContinuitySeq implements Disposable {
     readonly textEncoder: TextEncoder,
     readonly unet: ContinuationUnet,
     readonly vae: Vae,
-    readonly alphasCumprod: Float64Array,
   ) {}
 
   /** `model` is `tiny-continuation` (built on first use) or a ContinuitySeq export folder. */
@@ -151,9 +150,10 @@ export class ContinuitySeq implements Disposable {
       if (!folder.vaeEncoder) throw new UsageError(`${folder.dir} has no vae_encoder/model.onnx: conditioning frames are encoded with it`);
       const textEncoder = await TextEncoder.load(folder.textEncoder, folder.tokenizer, backend);
       loaded.push(textEncoder);
+      // a scheduler config DDIM cannot read fails here, before any clip
+      createScheduler(folder.schedulerConfig, "ddim");
       const vae = Vae.load(folder.vaeDecoder, folder.vaeEncoder, folder.vaeScale, backend);
-      const alphas = createScheduler(folder.schedulerConfig, "ddim").alphasCumprod;
-      return new ContinuitySeq(folder, backend, textEncoder, unet, vae, alphas);
+      return new ContinuitySeq(folder, backend, textEncoder, unet, vae);
     } catch (e) {
       for (const m of loaded) m[Symbol.dispose]();
       throw e;

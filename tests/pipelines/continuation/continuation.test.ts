@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
-  checkContinuePlan, conditioningCounts, type ContinuedFrame, ContinuitySeq, type ContinueOptions, framesOf, meanAbsDifference,
+  checkContinuePlan, conditioningCounts, lastFrames, type ContinuedFrame, ContinuitySeq, type ContinueOptions, framesOf, meanAbsDifference,
 } from "../../../pipelines/continuation/index.ts";
 import type { Frame } from "../../../pipelines/io/frame.ts";
 import { Tensor } from "../../../pipelines/runtime/tensor.ts";
@@ -56,6 +56,14 @@ describe("ContinuitySeq", () => {
     const calls: number[] = [];
     for (const f of job.run({ ...base, guidance: 7.5 }, [picture(0)])) if (f.index === 0) calls.push(job.stats.unetCalls);
     expect(calls).toEqual([4, 8, 12]);
+  });
+
+  test("an input video is read to its end keeping only its last n frames", async () => {
+    async function* video() {
+      for (let t = 0; t < 50; t++) yield picture(t);
+    }
+    const kept = await lastFrames(video(), 3);
+    expect(kept.map((f) => f.data[0])).toEqual([47, 48, 49].map((t) => picture(t).data[0]));
   });
 
   test("k is drawn in [min, max] inclusive, from the seed alone", () => {
@@ -130,6 +138,10 @@ describe("ContinuitySeq", () => {
     test("conditioning longer than a clip allows", () => {
       expect(() => checkContinuePlan({ frames: 4, maxConditioningFrames: 5, minConditioningFrames: 1 })).toThrow(/max_conditioning_frames 5 is longer than allowed: a clip has only 4 frames/);
       expect(() => run({ frames: 4, maxConditioningFrames: 5 })).toThrow(/longer than allowed/);
+    });
+    test("an export with a fixed conditioning axis takes only that many frames", () => {
+      expect(() => checkContinuePlan({ minConditioningFrames: 2, maxConditioningFrames: 4 }, 4)).toThrow(/conditioning axis is fixed at 4 frames/);
+      expect(() => checkContinuePlan({ minConditioningFrames: 4, maxConditioningFrames: 4 }, 4)).not.toThrow();
     });
     test("min above max", () => {
       expect(() => checkContinuePlan({ minConditioningFrames: 3, maxConditioningFrames: 2 })).toThrow(/min_conditioning_frames 3 is more than max_conditioning_frames 2/);
