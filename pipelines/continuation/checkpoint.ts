@@ -19,10 +19,12 @@ export interface ClipCheckpoint {
   readonly clip: number;
   readonly shape: readonly number[];
   readonly latents: Float32Array;
+  /** The running clip statistics of --normalize (the clips before), when it is on. */
+  readonly stats?: { readonly means: readonly number[]; readonly stds: readonly number[] } | null;
 }
 
 export function saveClipCheckpoint(path: string, settings: Record<string, unknown>, state: ClipCheckpoint): void {
-  const header = Buffer.from(JSON.stringify({ settings, clip: state.clip, shape: state.shape }));
+  const header = Buffer.from(JSON.stringify({ settings, clip: state.clip, shape: state.shape, stats: state.stats ?? null }));
   const length = Buffer.alloc(4);
   length.writeUInt32LE(header.length);
   const payload = Buffer.from(state.latents.buffer, state.latents.byteOffset, state.latents.byteLength);
@@ -42,7 +44,7 @@ export function loadClipCheckpoint(path: string, settings: Record<string, unknow
   const body = file.subarray(0, file.length - 32);
   if (!createHash("sha256").update(body).digest().equals(file.subarray(file.length - 32))) throw bad("is damaged (checksum mismatch)");
   const n = body.readUInt32LE(8);
-  const header = JSON.parse(body.subarray(12, 12 + n).toString()) as { settings: Record<string, unknown>; clip: number; shape: number[] };
+  const header = JSON.parse(body.subarray(12, 12 + n).toString()) as { settings: Record<string, unknown>; clip: number; shape: number[]; stats: ClipCheckpoint["stats"] };
   const theirs = JSON.stringify(header.settings);
   if (theirs !== JSON.stringify(settings)) {
     const differing = Object.keys(settings).filter((k) => JSON.stringify(settings[k]) !== JSON.stringify(header.settings[k]));
@@ -52,7 +54,7 @@ export function loadClipCheckpoint(path: string, settings: Record<string, unknow
   const latents = new Float32Array(bytes.byteLength / 4);
   new Uint8Array(latents.buffer).set(bytes);
   if (latents.length !== header.shape.reduce((a, b) => a * b, 1)) throw bad("holds a payload of the wrong size");
-  return { clip: header.clip, shape: header.shape, latents };
+  return { clip: header.clip, shape: header.shape, latents, stats: header.stats ?? null };
 }
 
 /** The next clip a checkpoint would make (0 when there is none), without checking its settings. */

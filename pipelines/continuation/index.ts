@@ -28,11 +28,13 @@ import { resolveModelDir } from "../sd/tiny/index.ts";
 import { Vae } from "../sd/vae.ts";
 import { contrast } from "../sd/enhance.ts";
 import { clahe } from "./clahe.ts";
+import { ClipNormalizer } from "./normalize.ts";
 import { ContinuationUnet } from "./unet.ts";
 import { FrameDifferences } from "./joins.ts";
 import { type ClipCheckpoint, loadClipCheckpoint, saveClipCheckpoint } from "./checkpoint.ts";
 
 export { clahe, CLAHE_CLIP_LIMIT, claheLut } from "./clahe.ts";
+export { ClipNormalizer } from "./normalize.ts";
 export { ContinuationUnet } from "./unet.ts";
 export { FrameDifferences, meanAbsDifference, type JoinReport } from "./joins.ts";
 export { CheckpointError, checkpointClip, loadClipCheckpoint, saveClipCheckpoint, type ClipCheckpoint } from "./checkpoint.ts";
@@ -61,6 +63,8 @@ export const CONTINUE_DEFAULTS = {
   contrast: 1,
   /** CLAHE clip limit on every channel, one tile (the reference's 1.2); null: off. */
   clahe: null as number | null,
+  /** Contrast normalisation across clips, over the clips so far (normalize.ts); off by default. */
+  normalize: false,
   model: "tiny-continuation",
 };
 
@@ -80,6 +84,7 @@ export interface ContinueOptions {
   maxConditioningFrames?: number;
   contrast?: number;
   clahe?: number | null;
+  normalize?: boolean;
   /** Save the carried latents after every clip here (null: never). */
   checkpoint?: string | null;
   /** Start after the clips the checkpoint holds. */
@@ -186,13 +191,14 @@ export class ContinuitySeq implements Disposable {
     const [h, w] = [first.height / 8, first.width / 8];
     const counts = conditioningCounts(o.seed, o.minConditioningFrames, o.maxConditioningFrames, o.times);
     const prompts = o.prompts?.length ? o.prompts : [o.prompt];
-    const settings = { model: this.folder.dir, device: this.backend.device, prompts, negativePrompt: o.negativePrompt, seed: o.seed, guidance: o.guidance, steps: o.steps, frames: o.frames, times: o.times, min: o.minConditioningFrames, max: o.maxConditioningFrames, width: first.width, height: first.height };
+    const settings = { model: this.folder.dir, device: this.backend.device, prompts, negativePrompt: o.negativePrompt, seed: o.seed, guidance: o.guidance, steps: o.steps, frames: o.frames, times: o.times, min: o.minConditioningFrames, max: o.maxConditioningFrames, normalize: o.normalize, width: first.width, height: first.height };
     const resumed = o.resume ? loadClipCheckpoint(o.checkpoint!, settings) : undefined;
     if (resumed && resumed.clip >= o.times) throw new UsageError(`--resume: the checkpoint already holds all ${o.times} clips`);
     let cond = resumed ? Tensor.from(this.backend, "f32", resumed.shape, resumed.latents) : this.encodeFrames(start.slice(Math.max(0, start.length - Math.max(1, o.maxConditioningFrames))));
     using text = this.textEncoder.encode([o.negativePrompt, ...prompts]);
     this.differences = new FrameDifferences();
     this.stats = { clips: 0, unetCalls: 0, startedAt: resumed?.clip ?? 0, carried: [] };
+    const normalizer = o.normalize ? new ClipNormalizer(resumed?.stats ?? undefined) : null;
     let previous: Frame | undefined = resumed ? undefined : start[start.length - 1];
     try {
       for (let c = resumed?.clip ?? 0; c < o.times; c++) {
@@ -201,9 +207,14 @@ export class ContinuitySeq implements Disposable {
         const carried = framesOf(clip, o.frames - k, o.frames);
         cond.dispose();
         cond = carried;
-        for (let j = 0; j < o.frames; j++) {
+        const decode = (j: number) => {
           using latent = frameOf(clip, j);
-          const decoded = this.vae.decode(latent);
+          return this.vae.decode(latent);
+        };
+        // normalising needs the clip's statistics first, so then the clip is decoded whole
+        const whole = normalizer ? normalizer.normalize(Array.from({ length: o.frames }, (_, j) => decode(j))) : null;
+        for (let j = 0; j < o.frames; j++) {
+          const decoded = whole ? whole[j]! : decode(j);
           const frame = contrast(o.clahe === null ? decoded : clahe(decoded, o.clahe), o.contrast);
           if (previous) this.differences.add(previous, frame, j === 0 ? (c === 0 ? "start" : "join") : "inside");
           previous = frame;
@@ -217,7 +228,10 @@ export class ContinuitySeq implements Disposable {
               this.stats.clips++;
               this.stats.carried.push(k);
               o.onClip?.({ clip: c, carried: k });
-              if (o.checkpoint && c + 1 < o.times) saveClipCheckpoint(o.checkpoint, settings, { clip: c + 1, shape: cond.shape, latents: cond.readF32() as Float32Array });
+              if (o.checkpoint && c + 1 < o.times) saveClipCheckpoint(o.checkpoint, settings, {
+                  clip: c + 1, shape: cond.shape, latents: cond.readF32() as Float32Array,
+                  stats: normalizer && { means: normalizer.means, stds: normalizer.stds },
+                });
             }
           }
         }

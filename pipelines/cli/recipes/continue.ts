@@ -34,6 +34,7 @@ const schema = defineSchema({
   image_guidance: field.number({ description: "guidance of that txt2img", default: d.imageGuidance, min: 0, max: 100, aliases: ["image_guidance_scale"] }),
   contrast: field.number({ description: "post-processing: Pillow's contrast factor on every frame (1 leaves it)", default: d.contrast, min: 0, max: 10 }),
   clahe: field.number({ description: "post-processing: CLAHE clip limit per channel, one tile (the reference's 1.2; none: off)", default: d.clahe, nullable: true, min: 0, max: 256 }),
+  normalize: field.boolean({ description: "post-processing: level and spread of each clip pulled to the mean over the clips so far (the reference's step 6, streamed)", default: d.normalize }),
   fps: count("frames per second of the output", d.fps, [], 1, 240),
   checkpoint: field.string({ description: "save the carried latents after each clip here (none: beside --out as OUT.continue-state; never with --out -)", default: null, nullable: true }),
   resume: field.boolean({ description: "continue a stopped run from its checkpoint: the remaining clips, as the whole run makes them", default: false }),
@@ -55,6 +56,6 @@ export const continueSpec = defineRecipe({
   options: (c): ContinueOptions => ({
     prompt: c.prompt, prompts: c.prompts, negativePrompt: c.negative_prompt, seed: c.seed, steps: c.steps, guidance: c.guidance,
     frames: c.frames, times: c.times, minConditioningFrames: c.min_conditioning_frames, maxConditioningFrames: c.max_conditioning_frames,
-    contrast: c.contrast, clahe: c.clahe, checkpoint: checkpointPath(c), resume: c.resume,
+    contrast: c.contrast, clahe: c.clahe, normalize: c.normalize, checkpoint: checkpointPath(c), resume: c.resume,
   }),
 });

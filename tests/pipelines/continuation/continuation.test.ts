@@ -132,6 +132,15 @@ describe("ContinuitySeq", () => {
     expect(rest.map((f) => f.clip)).toEqual(Array.from({ length: 12 }, (_, i) => 1 + Math.floor(i / 6)));
     expect(rest.every((f, i) => same(f.frame, whole[6 + i]!.frame))).toBe(true);
     expect(() => [...job.run({ ...base, seed: 8, checkpoint, resume: true }, [picture(0)])]).toThrow(/other settings \(seed\)/);
+    // with --normalize the running statistics travel in the checkpoint too
+    const norm = { ...base, normalize: true };
+    const wholeNorm = run(norm);
+    taken = 0;
+    for (const _ of job.run({ ...norm, checkpoint }, [picture(0)])) if (++taken === 13) break; // inside clip 2
+    const restNorm = [...job.run({ ...norm, checkpoint, resume: true }, [picture(0)])];
+    expect(restNorm.length).toBe(6);
+    expect(restNorm.every((f, i) => same(f.frame, wholeNorm[12 + i]!.frame))).toBe(true);
+    expect(same(wholeNorm[12]!.frame, whole[12]!.frame)).toBe(false);
   });
 
   describe("bad input is one UsageError naming the problem", () => {
