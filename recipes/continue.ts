@@ -58,6 +58,7 @@ await runRecipe(continueSpec, async ({ config: c, options, output, log, progress
     `${c.steps} steps, carrying ${c.min_conditioning_frames}–${c.max_conditioning_frames} frames`);
   log(`holds one clip: ${c.frames} + ${c.max_conditioning_frames} latents of ${w / 8}x${h / 8}, never the whole video`);
 
+  if (options.resume) log(`resuming at clip ${firstIndex / c.frames} of ${c.times} from ${options.checkpoint}`);
   await using out = openFrameSink(c.out, job.meta(first, c.fps), { ...output, firstIndex });
   const bar = progress({ label: "continue frames", total: c.times * c.frames - firstIndex });
   let finished = true;

@@ -3,10 +3,11 @@
  * stdout, --image, the join report, and bad input as one `error:` line with exit code 2.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ByteSink, Frame } from "../../pipelines/io/frame.ts";
+import { decodePng } from "../../pipelines/io/png-files.ts";
 import { openY4m } from "../../pipelines/io/y4m-reader.ts";
 import { createY4mWriter } from "../../pipelines/io/y4m-writer.ts";
 
@@ -82,6 +83,37 @@ describe("recipes/continue.ts", () => {
     const { stdout, exitCode } = await recipe([...fast, "--times", "1", "--image", image, "--out", "-"]);
     expect(exitCode).toBe(0);
     expect((await decode(stdout)).map((f) => `${f.width}x${f.height}`)).toEqual(Array(4).fill("72x40"));
+  });
+
+  test("stopped with Ctrl-C and resumed, the PNG folder holds the pictures of the run that was not stopped", async () => {
+    const args = ["--steps", "4", "--frames", "4", "--times", "120", "--min-conditioning-frames", "1", "--max-conditioning-frames", "3"];
+    const spawn = (extra: string[]) => Bun.spawn([process.execPath, "run", join(root, "recipes", "continue.ts"), ...args, ...extra], {
+      stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { ...process.env, NO_COLOR: "1" },
+    });
+    const finish = async (p: ReturnType<typeof spawn>) => ({ stderr: await p.stderr.text(), exitCode: await p.exited });
+    const pixels = (dir: string) => readdirSync(dir).sort().map((f) => Buffer.from(decodePng(readFileSync(join(dir, f))).data));
+    const whole = join(tmp, "whole/");
+    expect((await finish(spawn(["--out", whole]))).exitCode).toBe(0);
+    expect(existsSync(join(tmp, "whole.continue-state"))).toBe(false); // a finished run leaves no state
+
+    const stopped = join(tmp, "stopped/");
+    const first = spawn(["--out", stopped]);
+    const done = finish(first);
+    while (!existsSync(stopped) || readdirSync(stopped).length < 10) await Bun.sleep(5);
+    first.kill("SIGINT");
+    const interrupted = await done;
+    expect(interrupted.exitCode).toBe(130);
+    expect(interrupted.stderr).toMatch(/stopped after clip \d+: --resume continues from/);
+    expect(readdirSync(stopped).length).toBeLessThan(480);
+
+    const resumed = await finish(spawn(["--out", stopped, "--resume"]));
+    expect(resumed.exitCode).toBe(0);
+    const at = Number(/resuming at clip (\d+) of 120/.exec(resumed.stderr)?.[1]);
+    expect(at).toBeGreaterThanOrEqual(2);
+    const [a, b] = [pixels(whole), pixels(stopped)];
+    expect(b.length).toBe(480);
+    expect(b.every((frame, i) => frame.equals(a[i]!))).toBe(true);
+    expect(existsSync(join(tmp, "stopped.continue-state"))).toBe(false);
   });
 
   describe("bad input: one error line, exit code 2", () => {
