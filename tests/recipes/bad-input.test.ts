@@ -86,6 +86,7 @@ const fixtures: Record<string, () => string | Promise<string>> = {
   "@clip-16x16x3": () => file("clip16x3.y4m", y4mClip(16, 16, 3)),
   "@clip-16x16x2": () => file("clip16x2.y4m", y4mClip(16, 16, 2)),
   "@clip-24x16x3": () => file("clip24x3.y4m", y4mClip(24, 16, 3)),
+  "@clip-20x12x2": () => file("clip20x12x2.y4m", y4mClip(20, 12, 2)),
   "@empty-folder": () => {
     mkdirSync(join(tmp, "empty"), { recursive: true });
     return join(tmp, "empty");
@@ -192,6 +193,21 @@ const cases: Case[] = [
   ["--chunk 0", "stylize", ["--chunk", "0"], /^error: --chunk 0: must be from 1 to 100000/m, 2],
   ["a missing input video", "stylize", ["--input", "/nonexistent/in.mp4"], /^error: input not found: \/nonexistent\/in\.mp4$/m, 1],
   ["a y4m header and no frames on stdin", "stylize", ["--input", "-"], /^error: stdin holds no frames$/m, 1, "YUV4MPEG2 W64 H64 F12:1 C444\n"],
+  // continue
+  ["conditioning longer than a clip", "continue", ["--frames", "4", "--max-conditioning-frames", "5"],
+    /^error: max_conditioning_frames 5 is longer than allowed: a clip has only 4 frames to carry$/m, 2],
+  ["min conditioning above max", "continue", ["--min-conditioning-frames", "3", "--max-conditioning-frames", "2"],
+    /^error: min_conditioning_frames 3 is more than max_conditioning_frames 2$/m, 2],
+  ["a --size that is not the input's", "continue", ["--input", "@clip-16x16x3", "--size", "24x16"], /^error: --size 24x16 does not match the input's 16x16$/m, 2],
+  ["a --size that is not the image's", "continue", ["--image", "@clip-16x16x3", "--size", "24x16"], /^error: --size 24x16 does not match the input's 16x16$/m, 2],
+  ["both a video and an image", "continue", ["--input", "@clip-16x16x3", "--image", "@clip-24x16x3"], /^error: give --input \(a video\) or --image, not both$/m, 2],
+  ["a start whose sides are not multiples of 8", "continue", ["--input", "@clip-20x12x2"], /^error: the start is 20x12; both sides must be multiples of 8$/m, 2],
+  ["a y4m with zero frames", "continue", ["--input", "@zero-y4m"], /^error: .*zero\.y4m holds no frames$/m, 1],
+  ["--times 0", "continue", ["--times", "0"], /^error: --times 0: must be from 1 to 1000000$/m, 2],
+  ["a checkpoint of another kind on --resume", "continue", ["--resume", "--checkpoint", "@garbage-checkpoint", "--out", "@resume-folder"],
+    /^error: --resume: .*garbage\.fifo-queue is not a continuation checkpoint$/m, 1],
+  ["--resume with no checkpoint", "continue", ["--resume", "--out", "@resume-folder"], /^error: --resume: no checkpoint at /m, 2],
+  ["a video UNet without conditioning", "continue", ["--model", "tiny-video"], /^error: .*unet\/model\.onnx has no conditioning_hidden_states input/m, 1],
 ];
 
 describe("recipes given bad input", () => {

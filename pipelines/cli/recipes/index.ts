@@ -3,6 +3,7 @@
  * its spec here; the script it runs is recipes/<spec.recipe>.ts.
  */
 import { attentionInterp } from "./attention-interp.ts";
+import { continueSpec } from "./continue.ts";
 import { deflicker } from "./deflicker.ts";
 import { fifo } from "./fifo.ts";
 import { latentBlend } from "./latent-blend.ts";
@@ -17,4 +18,5 @@ export const COMMANDS = {
   deflicker,
   fifo,
   stylize,
+  continue: continueSpec,
 } as const;
