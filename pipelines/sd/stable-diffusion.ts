@@ -101,7 +101,7 @@ export class StableDiffusion implements Disposable {
 
   /** Standard normal latents [1, 4, h/8, w/8] from `seed` (random.ts: same bytes everywhere). */
   noise(seed: number, width: number, height: number): Tensor {
-    checkSize(width, height);
+    this.checkSize(width, height);
     const shape = [1, 4, height / 8, width / 8];
     const values = new Rng(seed).normal(new Float32Array(shape.reduce((a, b) => a * b)));
     return Tensor.from(this.backend, "f32", shape, values);
@@ -164,12 +164,32 @@ export class StableDiffusion implements Disposable {
     return this.vae.decode(latents);
   }
 
+  /**
+   * Throws a UsageError for a size this UNet cannot run: sides not multiples of 8, or (checked only
+   * off multiples of 64, which every SD UNet takes) of the UNet's own halving (Unet.sizeMultiple).
+   */
+  checkSize(width: number, height: number): void {
+    for (const [what, v] of [["width", width], ["height", height]] as const) {
+      if (!Number.isInteger(v) || v <= 0 || v % 8 !== 0) {
+        throw new UsageError(`${what} ${v} is not a positive multiple of 8`);
+      }
+    }
+    if (width % 64 === 0 && height % 64 === 0) return;
+    const m = this.unet.sizeMultiple;
+    if (width % m === 0 && height % m === 0) return;
+    const near = (v: number) => Math.max(m, Math.round(v / m) * m);
+    throw new UsageError(
+      `size ${width}x${height}: this UNet halves the latent ${Math.log2(m / 8)} times, so both sides must be multiples of ${m}`,
+      `try --size ${near(width)}x${near(height)}`,
+    );
+  }
+
   /** Like generate() but stops before the VAE: the final latents. */
   generateLatents(options: GenerateOptions): Tensor {
     const o = { ...GENERATE_DEFAULTS, ...options };
     const width = options.image?.width ?? o.width;
     const height = options.image?.height ?? o.height;
-    checkSize(width, height);
+    this.checkSize(width, height);
     const scheduler = this.scheduler(o.scheduler, o.steps, options.image ? o.strength : undefined);
     const conditioning = this.condition(o.prompt, o.negativePrompt, o.guidance);
     using context = conditioning.context;
@@ -210,10 +230,3 @@ export class StableDiffusion implements Disposable {
   }
 }
 
-function checkSize(width: number, height: number): void {
-  for (const [what, v] of [["width", width], ["height", height]] as const) {
-    if (!Number.isInteger(v) || v <= 0 || v % 8 !== 0) {
-      throw new UsageError(`${what} ${v} is not a positive multiple of 8`);
-    }
-  }
-}

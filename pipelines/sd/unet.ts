@@ -55,6 +55,16 @@ export class Unet implements Disposable {
     return this.hooks.sites;
   }
 
+  /**
+   * Image sides must be multiples of 8·2^L, L = the deepest level any attention block sits at
+   * (tiny: 2 → 32; SD 1.5: 3 → 64), or a down block's latent would not halve evenly and the up
+   * path's skip concatenation fails inside ONNX Runtime. Reads the graph on first use.
+   */
+  get sizeMultiple(): number {
+    const levels = this.hooks.blocks.map((b) => b.level).filter((l): l is number => typeof l === "number");
+    return 8 * 2 ** Math.max(0, ...levels);
+  }
+
   static load(path: string, backend: Backend): Unet {
     const model = OrtModel.load(path, backend);
     try {

@@ -108,6 +108,8 @@ const cases: Case[] = [
   ["--num-inference-steps 0 (an alias)", "txt2img", ["--num-inference-steps", "0"], /^error: --num-inference-steps 0: must be from 1 to 1000$/m, 2],
   ["--size 100x100", "txt2img", ["--size", "100x100"], /^error: --size 100x100: width 100 is not a multiple of 8$/m, 2],
   ["--size 100000x100000", "txt2img", ["--size", "100000x100000"], /^error: --size 100000x100000: width 100000 is above the largest side, 8192$/m, 2],
+  ["--size 64x48 (the tiny UNet halves twice)", "txt2img", ["--size", "64x48"],
+    /^error: size 64x48: this UNet halves the latent 2 times, so both sides must be multiples of 32$/m, 2],
   ["--size 0x64", "txt2img", ["--size", "0x64"], /^error: --size 0x64: width 0 must be positive$/m, 2],
   ["--size big", "txt2img", ["--size", "big"], /^error: --size big: expected WxH/m, 2],
   ["--guidance nan", "txt2img", ["--guidance", "nan"], /^error: --guidance nan: expected a finite number$/m, 2],

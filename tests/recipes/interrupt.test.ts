@@ -88,3 +88,48 @@ describe("an interrupted txt2img", () => {
   });
   if (ffmpeg === null) console.log("interrupt: skipping the mp4 case: no ffmpeg on PATH and no @ffmpeg-installer binary");
 });
+
+/**
+ * Every video recipe, run long, stopped with SIGINT once its first frames are on disk: exit 130 and
+ * a y4m of whole frames, fewer than asked. The runs are sized to take many seconds, so the signal
+ * lands mid-run.
+ */
+const VIDEO_RECIPES: [name: string, args: string[], asked: number][] = [
+  ["deflicker", ["--frames", "400", "--window", "2", "--iterations", "1"], 400],
+  ["attention-interp", ["--frames", "400", "--size", "64x64", "--steps", "2"], 400],
+  ["latent-blend", ["--size", "64x64", "--steps", "4", "--duration", "60", "--fps", "24"], 1440],
+  ["fifo", ["--frames", "2000", "--video-length", "4", "--size", "64x32"], 2000],
+  ["stylize", ["--frames", "400", "--chunk", "2", "--steps", "2"], 400],
+  ["continue", ["--times", "1000", "--steps", "2", "--size", "64x64"], 8000],
+];
+
+async function interruptedVideo(name: string, args: string[], out: string) {
+  const script = new URL(`../../recipes/${name}.ts`, import.meta.url).pathname;
+  const proc = Bun.spawn([process.execPath, "run", script, ...args, "--out", out], { stdout: "ignore", stderr: "pipe", stdin: "ignore" });
+  const stderr = proc.stderr.text();
+  const deadline = Date.now() + 60_000;
+  // a header and more than one frame's worth of bytes: the recipe is writing frames
+  while (Date.now() < deadline && !(existsSync(out) && readFileSync(out).length > 64 * 1024) && proc.exitCode === null) await Bun.sleep(20);
+  const sent = proc.exitCode === null;
+  if (sent) proc.kill("SIGINT");
+  return { sent, exitCode: await proc.exited, stderr: await stderr };
+}
+
+describe("every video recipe, interrupted", () => {
+  for (const [name, args, asked] of VIDEO_RECIPES) {
+    test(`${name}: SIGINT mid-run gives exit 130 and a y4m of whole frames`, async () => {
+      const out = join(tmp, `${name}.y4m`);
+      const r = await interruptedVideo(name, args, out);
+      expect({ sent: r.sent, exitCode: r.exitCode }).toEqual({ sent: true, exitCode: 130 });
+      expect(r.stderr).toContain("interrupted: finishing the frame under way");
+      const bytes = readFileSync(out);
+      const headerEnd = bytes.indexOf(0x0a) + 1;
+      const header = parseY4mHeader(bytes.subarray(0, headerEnd - 1).toString("latin1"));
+      const frameBytes = "FRAME\n".length + (header.width * header.height * 3) / 2;
+      const frames = (bytes.length - headerEnd) / frameBytes;
+      expect(Number.isInteger(frames)).toBe(true);
+      expect(frames).toBeGreaterThan(0);
+      expect(frames).toBeLessThan(asked);
+    });
+  }
+});

@@ -199,13 +199,9 @@ export class DiffSynth implements Disposable {
     return s;
   }
 
-  /**
-   * Sides must be multiples of 8·2^L, L = the deepest level any attention block of the UNet sits
-   * at (tiny: 2 → 32; SD 1.5: 3 → 64), or a down block's latent would not halve evenly.
-   */
+  /** Sides must be multiples of this (the UNet's Unet.sizeMultiple). */
   get sizeMultiple(): number {
-    const levels = this.sd.unet.hooks.blocks.map((b) => b.level).filter((l): l is number => typeof l === "number");
-    return 8 * 2 ** Math.max(0, ...levels);
+    return this.sd.unet.sizeMultiple;
   }
 
   /** The size run() generates at for input frames of `input` (spec §1: crop to the aspect, then resize). */

@@ -73,3 +73,24 @@ describe("Unet.predict", () => {
     expect(() => Unet.load(path, cpu)).toThrow(/not-a-unet\.onnx: expected inputs sample, timestep, encoder_hidden_states .*found inputs x/);
   });
 });
+
+describe("Unet.sizeMultiple", () => {
+  test("on tiny is the smallest side step the UNet runs at: multiples of it run, the sizes halfway between fail", async () => {
+    const { ensureTinyModel } = await import("../../../pipelines/sd/tiny/index.ts");
+    using unet = Unet.load(join(await ensureTinyModel("tiny"), "unet", "model.onnx"), cpu);
+    const m = unet.sizeMultiple;
+    expect(m).toBe(32);
+    const runs = (px: number) => {
+      using sample = Tensor.from(cpu, "f32", [1, 4, px / 8, px / 8], new Float32Array(4 * (px / 8) ** 2));
+      using ctx = Tensor.from(cpu, "f32", [1, 77, unet.contextWidth], new Float32Array(77 * unet.contextWidth));
+      try {
+        unet.predict(sample, 500, ctx).dispose();
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    expect([m, 2 * m, 3 * m].map(runs)).toEqual([true, true, true]);
+    expect([1.5 * m, 2.5 * m].map(runs)).toEqual([false, false]);
+  });
+});
