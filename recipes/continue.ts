@@ -9,8 +9,9 @@
  *
  * Memory holds one clip and its conditioning, however many clips. Keys: pipelines/cli/recipes/continue.ts.
  */
-import { existsSync, rmSync, statSync } from "node:fs";
+import { existsSync, rmSync } from "node:fs";
 import { runRecipe } from "../pipelines/cli/index.ts";
+import { checkResumeTarget } from "../pipelines/cli/resume.ts";
 import { continueSpec } from "../pipelines/cli/recipes/continue.ts";
 import {
   CONTINUE_DEFAULTS, ContinuitySeq, checkContinuePlan, checkpointClip, checkStart, lastFrames,
@@ -24,7 +25,7 @@ const fmt = (v: number | null) => (v === null ? "–" : v.toFixed(2));
 
 await runRecipe(continueSpec, async ({ config: c, options, output, log, progress, interrupted }) => {
   checkContinuePlan(options);
-  if (options.resume) checkResume(options.checkpoint, c.out);
+  if (options.resume) checkResumeTarget(options.checkpoint, c.out, "clips");
   const firstIndex = options.resume ? checkpointClip(options.checkpoint!) * c.frames : 0;
   using job = await ContinuitySeq.load({ model: c.model, device: c.device, log });
   const input = c.input ?? (c.image === null && stdinHasFrames() ? "-" : null);
@@ -80,15 +81,3 @@ await runRecipe(continueSpec, async ({ config: c, options, output, log, progress
   if (finished && options.checkpoint && existsSync(options.checkpoint)) rmSync(options.checkpoint);
   if (c.out !== "-") log(`wrote ${c.out}`);
 });
-
-/** A resumed run writes only the remaining clips: into a PNG folder (numbered on) or stdout, never over a file. */
-function checkResume(checkpoint: string | null | undefined, out: string): void {
-  if (!checkpoint || !existsSync(checkpoint)) {
-    const where = checkpoint ?? "(none: --out -)";
-    throw new UsageError(`--resume: no checkpoint at ${where}`, "give the --checkpoint the stopped run saved to");
-  }
-  if (out !== "-" && existsSync(out) && !statSync(out).isDirectory()) {
-    throw new UsageError(`--resume would overwrite ${out}, which holds the frames made before the checkpoint`,
-      "resume into a PNG folder (--out DIR/), to stdout (--out -), or to a new file for the remaining clips");
-  }
-}

@@ -11,10 +11,10 @@
  * The queue is saved every --checkpoint-every frames (beside --out); --resume picks it up and makes
  * the remaining frames exactly as the whole run would have. Keys: pipelines/cli/recipes/fifo.ts.
  */
-import { existsSync, rmSync, statSync } from "node:fs";
+import { existsSync, rmSync } from "node:fs";
 import { runRecipe } from "../pipelines/cli/index.ts";
+import { checkResumeTarget } from "../pipelines/cli/resume.ts";
 import { fifo as spec } from "../pipelines/cli/recipes/fifo.ts";
-import { UsageError } from "../pipelines/errors.ts";
 import { checkpointProgress, FifoDiffusion, fifoPlan } from "../pipelines/fifo/index.ts";
 import { openFrameSink } from "../pipelines/io/frame-sink.ts";
 import { readImage } from "../pipelines/io/frame-source.ts";
@@ -22,7 +22,8 @@ import { readImage } from "../pipelines/io/frame-source.ts";
 await runRecipe(spec, async ({ config: c, options, output, log, progress, interrupted }) => {
   const plan = fifoPlan(options);
   const s = plan.schedule;
-  const startAt = options.resume ? resumePoint(options.checkpoint, c.out) : 0;
+  if (options.resume) checkResumeTarget(options.checkpoint, c.out);
+  const startAt = options.resume ? checkpointProgress(options.checkpoint!) : 0;
   const image = c.image === null ? null : await readImage(c.image);
 
   using job = await FifoDiffusion.load({ model: c.model, device: c.device, log });
@@ -51,19 +52,3 @@ await runRecipe(spec, async ({ config: c, options, output, log, progress, interr
   if (finished && options.checkpoint && existsSync(options.checkpoint)) rmSync(options.checkpoint);
   if (c.out !== "-") log(`wrote ${c.out}`);
 });
-
-/**
- * Where a resumed run starts. Its frames go to --out: a PNG folder gets them numbered on from the
- * checkpoint, stdout takes them as they come; a file would lose the frames already in it.
- */
-function resumePoint(checkpoint: string | null | undefined, out: string): number {
-  if (!checkpoint || !existsSync(checkpoint)) {
-    const where = checkpoint ?? "(none: --out -)";
-    throw new UsageError(`--resume: no checkpoint at ${where}`, "give the --checkpoint the stopped run saved to");
-  }
-  if (out !== "-" && existsSync(out) && !statSync(out).isDirectory()) {
-    throw new UsageError(`--resume would overwrite ${out}, which holds the frames made before the checkpoint`,
-      "resume into a PNG folder (--out DIR/), to stdout (--out -), or to a new file for the remaining frames");
-  }
-  return checkpointProgress(checkpoint);
-}

@@ -10,21 +10,13 @@ import { syntheticFrame } from "../../pipelines/attention-interpolation/syntheti
 import { findFfmpeg } from "../../pipelines/io/ffmpeg.ts";
 import type { ByteSink } from "../../pipelines/io/frame.ts";
 import { createY4mWriter } from "../../pipelines/io/y4m-writer.ts";
+import { runRecipe } from "./recipe-run.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
 const tmp = mkdtempSync(join(tmpdir(), "latentloom-attention-interp-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-async function recipe(args: string[], stdin?: Uint8Array) {
-  await using proc = Bun.spawn([process.execPath, "run", join(root, "recipes", "attention-interp.ts"), ...args], {
-    stdin: stdin ?? "ignore",
-    stdout: "pipe",
-    stderr: "pipe",
-    env: { ...process.env, NO_COLOR: "1" },
-  });
-  const [stdout, stderr, exitCode] = await Promise.all([proc.stdout.bytes(), proc.stderr.text(), proc.exited]);
-  return { stdout, stderr, exitCode };
-}
+const recipe = (args: string[], stdin?: Uint8Array) => runRecipe("attention-interp", args, stdin);
 
 /** A y4m stream of `n` synthetic frames, as `ffmpeg -f yuv4mpegpipe` would send. */
 async function y4m(n: number, width: number, height: number): Promise<Uint8Array> {

@@ -6,43 +6,15 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { ByteSink, Frame } from "../../pipelines/io/frame.ts";
+import type { Frame } from "../../pipelines/io/frame.ts";
 import { decodePng } from "../../pipelines/io/png-files.ts";
-import { openY4m } from "../../pipelines/io/y4m-reader.ts";
-import { createY4mWriter } from "../../pipelines/io/y4m-writer.ts";
+import { decodeY4m, runRecipe, y4mBytes } from "./recipe-run.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
 const tmp = mkdtempSync(join(tmpdir(), "latentloom-continue-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-async function recipe(args: string[], stdin?: Uint8Array) {
-  await using proc = Bun.spawn([process.execPath, "run", join(root, "recipes", "continue.ts"), ...args], {
-    stdin: stdin ?? "ignore",
-    stdout: "pipe",
-    stderr: "pipe",
-    env: { ...process.env, NO_COLOR: "1" },
-  });
-  const [stdout, stderr, exitCode] = await Promise.all([proc.stdout.bytes(), proc.stderr.text(), proc.exited]);
-  return { stdout, stderr, exitCode };
-}
-
-async function y4m(frames: Frame[]): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  const sink: ByteSink = { write: (b) => void parts.push(b.slice()) };
-  const w = createY4mWriter(sink, { width: frames[0]!.width, height: frames[0]!.height, fps: { num: 12, den: 1 } });
-  for (const f of frames) await w.write(f);
-  await w.close();
-  return Buffer.concat(parts);
-}
-
-async function decode(bytes: Uint8Array): Promise<Frame[]> {
-  const stream = await openY4m((async function* () {
-    yield bytes;
-  })());
-  const out: Frame[] = [];
-  for await (const f of stream.frames) out.push(f);
-  return out;
-}
+const recipe = (args: string[], stdin?: Uint8Array) => runRecipe("continue", args, stdin);
 
 function gradient(t: number, width = 64, height = 48): Frame {
   const data = new Uint8Array(width * height * 3);
@@ -64,25 +36,25 @@ describe("recipes/continue.ts", () => {
     expect(stderr).toContain("no input: the start image is txt2img on tiny at 128x96");
     expect(stderr).toContain("3 clips of 8 frames at 128x96");
     expect(stderr).toMatch(/at joins \d+\.\d\d \(2 pairs\), inside clips \d+\.\d\d \(21\)/);
-    const frames = await decode(readFileSync(out));
+    const frames = await decodeY4m(readFileSync(out));
     expect(frames.map((f) => `${f.width}x${f.height}`)).toEqual(Array(24).fill("128x96"));
   });
 
   test("y4m in on stdin, y4m out on stdout: times × frames new frames at the input's size", async () => {
-    const input = await y4m(Array.from({ length: 6 }, (_, t) => gradient(t)));
+    const input = await y4mBytes(Array.from({ length: 6 }, (_, t) => gradient(t)));
     const { stdout, stderr, exitCode } = await recipe([...fast, "--times", "2", "--out", "-"], input);
     expect(exitCode).toBe(0);
     expect(stderr).toContain("continuing stdin: its last 2 frame(s) condition the first clip");
-    const frames = await decode(stdout);
+    const frames = await decodeY4m(stdout);
     expect(frames.map((f) => `${f.width}x${f.height}`)).toEqual(Array(8).fill("64x48"));
   });
 
   test("--image continues a picture, and the video follows its size", async () => {
     const image = join(tmp, "picture.y4m");
-    writeFileSync(image, await y4m([gradient(0, 72, 40)]));
+    writeFileSync(image, await y4mBytes([gradient(0, 72, 40)]));
     const { stdout, exitCode } = await recipe([...fast, "--times", "1", "--image", image, "--out", "-"]);
     expect(exitCode).toBe(0);
-    expect((await decode(stdout)).map((f) => `${f.width}x${f.height}`)).toEqual(Array(4).fill("72x40"));
+    expect((await decodeY4m(stdout)).map((f) => `${f.width}x${f.height}`)).toEqual(Array(4).fill("72x40"));
   });
 
   test("stopped with Ctrl-C and resumed, the PNG folder holds the pictures of the run that was not stopped", async () => {
@@ -126,7 +98,7 @@ describe("recipes/continue.ts", () => {
     for (const [what, args, message] of cases) {
       test(what, async () => {
         const image = join(tmp, "bad-picture.y4m");
-        writeFileSync(image, await y4m([gradient(0)]));
+        writeFileSync(image, await y4mBytes([gradient(0)]));
         const { stderr, exitCode } = await recipe(args.map((a) => (a === "IMAGE" ? image : a)));
         expect(exitCode).toBe(2);
         expect(errorLines(stderr)).toHaveLength(1);

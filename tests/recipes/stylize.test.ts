@@ -7,43 +7,13 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { ByteSink, Frame } from "../../pipelines/io/frame.ts";
-import { openY4m } from "../../pipelines/io/y4m-reader.ts";
-import { createY4mWriter } from "../../pipelines/io/y4m-writer.ts";
 import { flickerFrame, temporalDiff } from "../../pipelines/stylize/index.ts";
+import { decodeY4m, runRecipe, y4mBytes } from "./recipe-run.ts";
 
-const root = new URL("../../", import.meta.url).pathname;
 const tmp = mkdtempSync(join(tmpdir(), "latentloom-stylize-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-async function recipe(args: string[], stdin?: Uint8Array) {
-  await using proc = Bun.spawn([process.execPath, "run", join(root, "recipes", "stylize.ts"), ...args], {
-    stdin: stdin ?? "ignore",
-    stdout: "pipe",
-    stderr: "pipe",
-    env: { ...process.env, NO_COLOR: "1" },
-  });
-  const [stdout, stderr, exitCode] = await Promise.all([proc.stdout.bytes(), proc.stderr.text(), proc.exited]);
-  return { stdout, stderr, exitCode };
-}
-
-async function y4m(frames: Frame[]): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  const sink: ByteSink = { write: (b) => void parts.push(b.slice()) };
-  const w = createY4mWriter(sink, { width: frames[0]!.width, height: frames[0]!.height, fps: { num: 12, den: 1 } });
-  for (const f of frames) await w.write(f);
-  await w.close();
-  return Buffer.concat(parts);
-}
-
-async function decode(bytes: Uint8Array): Promise<Frame[]> {
-  const stream = await openY4m((async function* () {
-    yield bytes;
-  })());
-  const out: Frame[] = [];
-  for await (const f of stream.frames) out.push(f);
-  return out;
-}
+const recipe = (args: string[], stdin?: Uint8Array) => runRecipe("stylize", args, stdin);
 
 describe("recipes/stylize.ts", () => {
   test("with no input stylises the built-in clip and writes every frame", async () => {
@@ -54,16 +24,16 @@ describe("recipes/stylize.ts", () => {
     expect(stderr).toMatch(/pattern \[-1, 0, 1\], ControlNet canny, smoother at steps \[0, 1, 2\]/);
     // chunk 8 + the 3 carried for the smoother window
     expect(stderr).toMatch(/holds 11 frames at a time and at most [\d.]+ MiB per smoothing/);
-    expect((await decode(readFileSync(out))).map((f) => [f.width, f.height])).toEqual(Array(4).fill([64, 64]));
+    expect((await decodeY4m(readFileSync(out))).map((f) => [f.width, f.height])).toEqual(Array(4).fill([64, 64]));
   });
 
   test("y4m in on stdin, y4m out on stdout; the in-loop deflicker lowers frame-to-frame change", async () => {
     // 72×64 in: centre-cropped to 64×64
-    const input = await y4m(Array.from({ length: 5 }, (_, t) => flickerFrame(t, { width: 72, height: 64 })));
+    const input = await y4mBytes(Array.from({ length: 5 }, (_, t) => flickerFrame(t, { width: 72, height: 64 })));
     const on = await recipe(["--out", "-"], input);
     const off = await recipe(["--no-smoother", "--out", "-"], input);
     expect([on.exitCode, off.exitCode]).toEqual([0, 0]);
-    const [a, b] = [await decode(on.stdout), await decode(off.stdout)];
+    const [a, b] = [await decodeY4m(on.stdout), await decodeY4m(off.stdout)];
     expect(a.map((f) => [f.width, f.height])).toEqual(Array(5).fill([64, 64]));
     expect(b.length).toBe(5);
     expect(temporalDiff(b) / temporalDiff(a)).toBeGreaterThan(1.5);

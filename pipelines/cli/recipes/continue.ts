@@ -4,6 +4,7 @@
  * model_2d, init_image, image_guidance_scale) as aliases.
  */
 import { CONTINUE_DEFAULTS, type ContinueOptions } from "../../continuation/index.ts";
+import { checkpointBeside } from "../resume.ts";
 import { defineRecipe } from "../run-recipe.ts";
 import { defineSchema, field } from "../schema.ts";
 import { DEFAULT_PROMPT, key } from "../vocabulary.ts";
@@ -43,12 +44,6 @@ const schema = defineSchema({
   out: key.out("out/continue.mp4"),
 });
 
-/** Where the state is saved and resumed from: the one asked for, else beside a file output. */
-export function checkpointPath(c: { checkpoint: string | null; out: string }): string | null {
-  if (c.checkpoint !== null) return c.checkpoint;
-  return c.out === "-" ? null : `${c.out.replace(/\/+$/, "")}.continue-state`;
-}
-
 export const continueSpec = defineRecipe({
   recipe: "continue",
   description: "Continues a video, an image or a txt2img start clip after clip, each conditioned on the last frames (ContinuitySeq).",
@@ -56,6 +51,6 @@ export const continueSpec = defineRecipe({
   options: (c): ContinueOptions => ({
     prompt: c.prompt, prompts: c.prompts, negativePrompt: c.negative_prompt, seed: c.seed, steps: c.steps, guidance: c.guidance,
     frames: c.frames, times: c.times, minConditioningFrames: c.min_conditioning_frames, maxConditioningFrames: c.max_conditioning_frames,
-    contrast: c.contrast, clahe: c.clahe, normalize: c.normalize, checkpoint: checkpointPath(c), resume: c.resume,
+    contrast: c.contrast, clahe: c.clahe, normalize: c.normalize, checkpoint: checkpointBeside(c, "continue-state"), resume: c.resume,
   }),
 });

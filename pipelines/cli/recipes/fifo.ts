@@ -4,6 +4,7 @@
  * `fps` is the output's frame rate, as in every recipe; the rate the UNet is told is `model_fps`.
  */
 import { FIFO_DEFAULTS, type FifoOptions, Q_CACHE_ATTNS } from "../../fifo/index.ts";
+import { checkpointBeside } from "../resume.ts";
 import { defineRecipe } from "../run-recipe.ts";
 import { defineSchema, field } from "../schema.ts";
 import { DEFAULT_PROMPT, key } from "../vocabulary.ts";
@@ -44,12 +45,6 @@ const schema = defineSchema({
   out: key.out("out/fifo.mp4"),
 });
 
-/** The checkpoint a run saves to and resumes from: the one asked for, else beside a file output. */
-export function checkpointPath(c: { checkpoint: string | null; out: string }): string | null {
-  if (c.checkpoint !== null) return c.checkpoint;
-  return c.out === "-" ? null : `${c.out.replace(/\/+$/, "")}.fifo-queue`;
-}
-
 export const fifo = defineRecipe({
   recipe: "fifo",
   description: "Video of any length from a video UNet, in constant memory (FIFO-Diffusion), streamed and resumable.",
@@ -60,6 +55,6 @@ export const fifo = defineRecipe({
     videoLength: c.video_length, partitions: c.partitions, lookahead: c.lookahead, frames: c.frames,
     width: c.size.width, height: c.size.height, fps: c.model_fps,
     qCache: c.q_cache, qCacheAttn: c.q_cache_attn, seedFrame: c.seed_frame, uniformLatents: c.uniform_latents,
-    windowBatch: c.window_batch, checkpoint: checkpointPath(c), checkpointEvery: c.checkpoint_every, resume: c.resume,
+    windowBatch: c.window_batch, checkpoint: checkpointBeside(c, "fifo-queue"), checkpointEvery: c.checkpoint_every, resume: c.resume,
   }),
 });
