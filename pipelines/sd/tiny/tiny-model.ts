@@ -14,12 +14,12 @@
  * to a temporary folder that is renamed into place, so concurrent processes never see half a model.
  */
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { cacheDir } from "../../../ffi/cache-dir.ts";
 import { UsageError } from "../../errors.ts";
 import { Rng } from "../random.ts";
-import { writeTinyTokenizerFolder } from "./vocab.ts";
+import { startTinyFolder, writeJson } from "./folder-writer.ts";
 import { buildTinyControlNetNet } from "./controlnet.ts";
 import {
   CONTROLNET_CONFIG,
@@ -72,9 +72,6 @@ export function tinyModelFolderName(variant: TinyVariant = "tiny", seed = TINY_S
   return `${variant}-${hash}`;
 }
 
-function writeJson(path: string, value: unknown): void {
-  writeFileSync(path, JSON.stringify(value, null, 2) + "\n");
-}
 
 /** Writes a complete model folder for `variant` into `dir` (created; existing files overwritten). */
 export async function writeTinyModelFolder(dir: string, variant: TinyVariant = "tiny", seed = TINY_SEED): Promise<void> {
@@ -84,18 +81,11 @@ export async function writeTinyModelFolder(dir: string, variant: TinyVariant = "
   const controlnet = variant === "tiny-controlnet";
   const upscaler = variant === "tiny-upscaler";
   const inpaint = variant === "tiny-inpaint";
-  mkdirSync(dir, { recursive: true });
-  writeJson(join(dir, "model_index.json"), upscaler ? UPSCALER_MODEL_INDEX : inpaint ? INPAINT_MODEL_INDEX : modelIndex(controlnet));
-  writeJson(join(dir, "latentloom_tiny.json"), { variant, seed, builder_version: TINY_BUILDER_VERSION });
-  mkdirSync(join(dir, "scheduler"), { recursive: true });
-  writeJson(join(dir, "scheduler", "scheduler_config.json"), upscaler ? UPSCALER_SCHEDULER_CONFIG : SCHEDULER_CONFIG);
-  await writeTinyTokenizerFolder(join(dir, "tokenizer"));
-
-  const save = (component: string, bytes: Uint8Array, config: unknown) => {
-    mkdirSync(join(dir, component), { recursive: true });
-    writeFileSync(join(dir, component, "model.onnx"), bytes);
-    writeJson(join(dir, component, "config.json"), config);
-  };
+  const save = await startTinyFolder(dir, {
+    modelIndex: upscaler ? UPSCALER_MODEL_INDEX : inpaint ? INPAINT_MODEL_INDEX : modelIndex(controlnet),
+    build: { variant, seed, builder_version: TINY_BUILDER_VERSION },
+    scheduler: upscaler ? UPSCALER_SCHEDULER_CONFIG : SCHEDULER_CONFIG,
+  });
   save("text_encoder", buildTinyTextEncoder(seed), TEXT_ENCODER_CONFIG);
   if (upscaler) {
     // The x4 upscaler has no encoder: its low-res image enters the UNet in pixel space.

@@ -6,14 +6,12 @@
  *   await writeTinyContinuationModelFolder(dir, 1234);                            // what resolveModelDir builds
  *   await writeTinyContinuationModelFolder(dir, 1234, { conditioning: false });   // the unconditional reference
  */
-import { mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { Rng } from "../../random.ts";
 import { SCHEDULER_CONFIG, TEXT_ENCODER_CONFIG, VAE_CONFIG } from "../model-configs.ts";
 import { buildTinyTextEncoderNet } from "../text-encoder.ts";
 import { UNET_SHAPE } from "../unet-blocks.ts";
 import { buildTinyVaeDecoderNet, buildTinyVaeEncoderNet } from "../vae.ts";
-import { writeTinyTokenizerFolder } from "../vocab.ts";
+import { startTinyFolder } from "../folder-writer.ts";
 import { buildTinyContinuationUnetNet, CONTINUATION_UNET_SHAPE, type TinyContinuationUnetOptions } from "./unet.ts";
 
 /** Bump whenever this builder would write different bytes (folds into the folder name). */
@@ -28,30 +26,21 @@ export function buildTinyContinuationUnet(seed: number, options: TinyContinuatio
   return buildTinyContinuationUnetNet(new Rng(seed).fork(STREAM.unet), options).g.toModel({ opset: OPSET });
 }
 
-function writeJson(path: string, value: unknown): void {
-  writeFileSync(path, JSON.stringify(value, null, 2) + "\n");
-}
 
 export async function writeTinyContinuationModelFolder(dir: string, seed: number, unet: TinyContinuationUnetOptions = {}): Promise<void> {
   const rng = (stream: number) => new Rng(seed).fork(stream);
-  mkdirSync(dir, { recursive: true });
-  writeJson(join(dir, "model_index.json"), {
-    _class_name: "ContinuitySeqPipeline",
-    scheduler: ["diffusers", "DDIMScheduler"],
-    text_encoder: ["transformers", "CLIPTextModel"],
-    tokenizer: ["transformers", "CLIPTokenizer"],
-    unet: ["continuity_seq", "UNet3DConditionModel"],
-    vae: ["diffusers", "AutoencoderKL"],
+  const save = await startTinyFolder(dir, {
+    modelIndex: {
+      _class_name: "ContinuitySeqPipeline",
+      scheduler: ["diffusers", "DDIMScheduler"],
+      text_encoder: ["transformers", "CLIPTextModel"],
+      tokenizer: ["transformers", "CLIPTokenizer"],
+      unet: ["continuity_seq", "UNet3DConditionModel"],
+      vae: ["diffusers", "AutoencoderKL"],
+    },
+    build: { variant: "tiny-continuation", seed, builder_version: TINY_CONTINUATION_BUILDER_VERSION, unet },
+    scheduler: SCHEDULER_CONFIG,
   });
-  writeJson(join(dir, "latentloom_tiny.json"), { variant: "tiny-continuation", seed, builder_version: TINY_CONTINUATION_BUILDER_VERSION, unet });
-  mkdirSync(join(dir, "scheduler"), { recursive: true });
-  writeJson(join(dir, "scheduler", "scheduler_config.json"), SCHEDULER_CONFIG);
-  await writeTinyTokenizerFolder(join(dir, "tokenizer"));
-  const save = (component: string, bytes: Uint8Array, config: unknown) => {
-    mkdirSync(join(dir, component), { recursive: true });
-    writeFileSync(join(dir, component, "model.onnx"), bytes);
-    writeJson(join(dir, component, "config.json"), config);
-  };
   save("text_encoder", buildTinyTextEncoderNet(rng(STREAM.textEncoder)).g.toModel({ opset: OPSET }), TEXT_ENCODER_CONFIG);
   save("vae_encoder", buildTinyVaeEncoderNet(rng(STREAM.vaeEncoder)).g.toModel({ opset: OPSET }), VAE_CONFIG);
   save("vae_decoder", buildTinyVaeDecoderNet(rng(STREAM.vaeDecoder)).g.toModel({ opset: OPSET }), VAE_CONFIG);

@@ -6,14 +6,13 @@
  *   await writeTinyVideoModelFolder(dir);                                 // what resolveModelDir builds
  *   await writeTinyVideoModelFolder(dir, 1234, { timesteps: "batch" });   // a UNet FIFO must refuse
  */
-import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Rng } from "../../random.ts";
 import { SCHEDULER_CONFIG, TEXT_ENCODER_CONFIG, VAE_CONFIG } from "../model-configs.ts";
 import { buildTinyTextEncoderNet } from "../text-encoder.ts";
 import { UNET_SHAPE } from "../unet-blocks.ts";
 import { buildTinyVaeDecoderNet, buildTinyVaeEncoderNet } from "../vae.ts";
-import { writeTinyTokenizerFolder } from "../vocab.ts";
+import { startTinyFolder, writeJson } from "../folder-writer.ts";
 import { buildTinyImageEncoderNet, IMAGE_ENCODER_SIZE } from "./image-encoder.ts";
 import { buildTinyVideoUnetNet, type TinyVideoUnetOptions, VIDEO_UNET_SHAPE } from "./unet3d.ts";
 
@@ -49,33 +48,24 @@ const UNET3D_CONFIG = {
   default_fps: 8,
 };
 
-function writeJson(path: string, value: unknown): void {
-  writeFileSync(path, JSON.stringify(value, null, 2) + "\n");
-}
 
 /** Writes a complete tiny-video folder into `dir`. */
 export async function writeTinyVideoModelFolder(dir: string, seed: number, unet: TinyVideoUnetOptions = {}): Promise<void> {
   const rng = (stream: number) => new Rng(seed).fork(stream);
-  mkdirSync(dir, { recursive: true });
-  writeJson(join(dir, "model_index.json"), {
-    _class_name: "TextToVideoSDPipeline",
-    _diffusers_version: DIFFUSERS_VERSION,
-    image_encoder: ["latentloom", "ImageEmbedder"],
-    scheduler: ["diffusers", "DDIMScheduler"],
-    text_encoder: ["transformers", "CLIPTextModel"],
-    tokenizer: ["transformers", "CLIPTokenizer"],
-    unet: ["diffusers", "UNet3DConditionModel"],
-    vae: ["diffusers", "AutoencoderKL"],
+  const save = await startTinyFolder(dir, {
+    modelIndex: {
+      _class_name: "TextToVideoSDPipeline",
+      _diffusers_version: DIFFUSERS_VERSION,
+      image_encoder: ["latentloom", "ImageEmbedder"],
+      scheduler: ["diffusers", "DDIMScheduler"],
+      text_encoder: ["transformers", "CLIPTextModel"],
+      tokenizer: ["transformers", "CLIPTokenizer"],
+      unet: ["diffusers", "UNet3DConditionModel"],
+      vae: ["diffusers", "AutoencoderKL"],
+    },
+    build: { variant: "tiny-video", seed, builder_version: TINY_VIDEO_BUILDER_VERSION, unet },
+    scheduler: SCHEDULER_CONFIG,
   });
-  writeJson(join(dir, "latentloom_tiny.json"), { variant: "tiny-video", seed, builder_version: TINY_VIDEO_BUILDER_VERSION, unet });
-  mkdirSync(join(dir, "scheduler"), { recursive: true });
-  writeJson(join(dir, "scheduler", "scheduler_config.json"), SCHEDULER_CONFIG);
-  await writeTinyTokenizerFolder(join(dir, "tokenizer"));
-  const save = (component: string, bytes: Uint8Array, config: unknown) => {
-    mkdirSync(join(dir, component), { recursive: true });
-    writeFileSync(join(dir, component, "model.onnx"), bytes);
-    writeJson(join(dir, component, "config.json"), config);
-  };
   save("text_encoder", buildTinyTextEncoderNet(rng(STREAM.textEncoder)).g.toModel({ opset: OPSET }), TEXT_ENCODER_CONFIG);
   save("vae_encoder", buildTinyVaeEncoderNet(rng(STREAM.vaeEncoder)).g.toModel({ opset: OPSET }), VAE_CONFIG);
   save("vae_decoder", buildTinyVaeDecoderNet(rng(STREAM.vaeDecoder)).g.toModel({ opset: OPSET }), VAE_CONFIG);
