@@ -33,7 +33,7 @@ import { ContinuationUnet } from "./unet.ts";
 import { FrameDifferences } from "./joins.ts";
 import { type ClipCheckpoint, loadClipCheckpoint, saveClipCheckpoint } from "./checkpoint.ts";
 
-export { clahe, CLAHE_CLIP_LIMIT, claheLut } from "./clahe.ts";
+export { clahe, CLAHE_CLIP_LIMIT } from "./clahe.ts";
 export { ClipNormalizer } from "./normalize.ts";
 export { ContinuationUnet } from "./unet.ts";
 export { FrameDifferences, meanAbsDifference, type JoinReport } from "./joins.ts";
@@ -215,7 +215,7 @@ export class ContinuitySeq implements Disposable {
         const whole = normalizer ? normalizer.normalize(Array.from({ length: o.frames }, (_, j) => decode(j))) : null;
         for (let j = 0; j < o.frames; j++) {
           const decoded = whole ? whole[j]! : decode(j);
-          const frame = contrast(o.clahe === null ? decoded : clahe(decoded, o.clahe), o.contrast);
+          const frame = contrast(o.clahe === null ? decoded : clahe(this.backend, decoded, o.clahe), o.contrast);
           if (previous) this.differences.add(previous, frame, j === 0 ? (c === 0 ? "start" : "join") : "inside");
           previous = frame;
           const last = j === o.frames - 1;

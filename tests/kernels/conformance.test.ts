@@ -9,6 +9,7 @@ import { edges } from "../../kernels/edges.ts";
 import { image } from "../../kernels/image.ts";
 import { mask } from "../../kernels/mask.ts";
 import { patchmatch } from "../../kernels/patchmatch.ts";
+import { tone } from "../../kernels/tone.ts";
 import type { DType, KernelFamily } from "../../kernels/signature.ts";
 import type { Backend } from "../../pipelines/runtime/backend.ts";
 import { CpuBackend } from "../../pipelines/runtime/cpu-backend.ts";
@@ -19,6 +20,7 @@ import { edgesCases } from "./ref/edges.ts";
 import { imageCases } from "./ref/image.ts";
 import { maskCases } from "./ref/mask.ts";
 import { patchmatchCases } from "./ref/patchmatch.ts";
+import { toneCases } from "./ref/tone.ts";
 import { TestRng, type KernelCase } from "./ref/case.ts";
 import { cudaBackendsForTests } from "./cuda-backends.ts";
 
@@ -28,6 +30,7 @@ const families: [KernelFamily, KernelCase[]][] = [
   [mask, maskCases],
   [edges, edgesCases],
   [patchmatch, patchmatchCases],
+  [tone, toneCases],
 ];
 
 const backends: [string, () => Backend][] = [

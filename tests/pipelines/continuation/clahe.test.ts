@@ -1,10 +1,16 @@
 /**
  * CLAHE with one tile against values worked by hand from OpenCV's CLAHE_CalcLut_Body (clip,
- * redistribution of the excess, then the rounded cumulative histogram).
+ * redistribution of the excess, then the rounded cumulative histogram), run by kernels/tone.cu on
+ * the CPU backend; the lookup-table case checks the kernel's TypeScript reference.
  */
 import { describe, expect, test } from "bun:test";
-import { clahe, claheLut } from "../../../pipelines/continuation/clahe.ts";
+import { clahe as claheOn } from "../../../pipelines/continuation/clahe.ts";
 import type { Frame } from "../../../pipelines/io/frame.ts";
+import { CpuBackend } from "../../../pipelines/runtime/cpu-backend.ts";
+import { claheLutRef } from "../../kernels/ref/tone.ts";
+
+const cpu = new CpuBackend();
+const clahe = (frame: Frame, clipLimit: number) => claheOn(cpu, frame, clipLimit);
 
 /** A frame whose three channels all hold `values`, one pixel each, in a row. */
 const row = (values: number[]): Frame => ({ width: values.length, height: 1, data: Uint8Array.from(values.flatMap((v) => [v, v, v])) });
@@ -29,7 +35,7 @@ describe("CLAHE, one tile", () => {
     const hist = new Array(256).fill(0);
     hist[10] = 2;
     hist[20] = 2;
-    const lut = claheLut(hist, 4, 256);
+    const lut = claheLutRef(hist, 4, 4); // limit = trunc(256 · 4 / 256) = 4: nothing clips
     expect([lut[9], lut[10], lut[19], lut[20]]).toEqual([0, 128, 128, 255]);
   });
 });
