@@ -1,5 +1,6 @@
 /**
- * The full fuzz run: 10,000 seeded mutations of each input format (y4m, ppm, png, yaml, onnx)
+ * The full fuzz run: 10,000 seeded mutations of each input format (y4m, ppm, png, yaml, onnx, and
+ * the FIFO and continuation checkpoints)
  * through the loaders users' files go through, each format in a watched child process. Prints per
  * format the counts of crashes, hangs and unhandled exceptions (all must be 0) and how many
  * mutations were accepted or cleanly refused.

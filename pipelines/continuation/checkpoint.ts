@@ -38,30 +38,53 @@ export function saveClipCheckpoint(path: string, settings: Record<string, unknow
 
 export function loadClipCheckpoint(path: string, settings: Record<string, unknown>): ClipCheckpoint {
   if (!existsSync(path)) throw new CheckpointError(`--resume: no checkpoint at ${path}`);
+  const { header, payload } = readCheckpoint(path);
+  if (JSON.stringify(header.settings) !== JSON.stringify(settings)) {
+    const keys = Object.keys({ ...settings, ...header.settings });
+    const differing = keys.filter((k) => JSON.stringify(settings[k]) !== JSON.stringify(header.settings[k]));
+    throw new CheckpointError(`--resume: ${path} was written with other settings (${differing.join(", ")})`);
+  }
+  const latents = new Float32Array(payload.byteLength / 4);
+  new Uint8Array(latents.buffer).set(payload);
+  return { clip: header.clip, shape: header.shape, latents, stats: header.stats };
+}
+
+/** The next clip a checkpoint would make (0 when there is none), checked like loadClipCheckpoint but for its settings. */
+export function checkpointClip(path: string): number {
+  if (!existsSync(path)) return 0;
+  return readCheckpoint(path).header.clip;
+}
+
+interface Header {
+  settings: Record<string, unknown>;
+  clip: number;
+  shape: number[];
+  stats: ClipCheckpoint["stats"];
+}
+
+/** The header and latent bytes of a checkpoint, every field checked: damage is a CheckpointError, never a TypeError. */
+function readCheckpoint(path: string): { header: Header; payload: Uint8Array } {
   const file = readFileSync(path);
   const bad = (why: string) => new CheckpointError(`--resume: ${path} ${why}`);
   if (file.length < 12 + 32 || file.subarray(0, 8).toString() !== MAGIC) throw bad("is not a continuation checkpoint");
   const body = file.subarray(0, file.length - 32);
   if (!createHash("sha256").update(body).digest().equals(file.subarray(file.length - 32))) throw bad("is damaged (checksum mismatch)");
   const n = body.readUInt32LE(8);
-  const header = JSON.parse(body.subarray(12, 12 + n).toString()) as { settings: Record<string, unknown>; clip: number; shape: number[]; stats: ClipCheckpoint["stats"] };
-  const theirs = JSON.stringify(header.settings);
-  if (theirs !== JSON.stringify(settings)) {
-    const differing = Object.keys(settings).filter((k) => JSON.stringify(settings[k]) !== JSON.stringify(header.settings[k]));
-    throw bad(`was written with other settings (${differing.join(", ")})`);
+  if (12 + n > body.length) throw bad("is damaged (its header runs past the end)");
+  let raw: unknown;
+  try {
+    raw = JSON.parse(body.subarray(12, 12 + n).toString());
+  } catch {
+    throw bad("is damaged (its header is not JSON)");
   }
-  const bytes = body.subarray(12 + n);
-  const latents = new Float32Array(bytes.byteLength / 4);
-  new Uint8Array(latents.buffer).set(bytes);
-  if (latents.length !== header.shape.reduce((a, b) => a * b, 1)) throw bad("holds a payload of the wrong size");
-  return { clip: header.clip, shape: header.shape, latents, stats: header.stats ?? null };
-}
-
-/** The next clip a checkpoint would make (0 when there is none), without checking its settings. */
-export function checkpointClip(path: string): number {
-  if (!existsSync(path)) return 0;
-  const file = readFileSync(path);
-  if (file.length < 12 || file.subarray(0, 8).toString() !== MAGIC) throw new CheckpointError(`--resume: ${path} is not a continuation checkpoint`);
-  const n = file.readUInt32LE(8);
-  return (JSON.parse(file.subarray(12, 12 + n).toString()) as { clip: number }).clip;
+  const h = raw as Partial<Header> | null;
+  const wholes = (v: unknown, min: number) => Array.isArray(v) && v.every((x) => Number.isInteger(x) && x >= min);
+  const numbers = (v: unknown) => Array.isArray(v) && v.every((x) => typeof x === "number");
+  const statsOk = h?.stats == null || (typeof h.stats === "object" && numbers(h.stats.means) && numbers(h.stats.stds));
+  const valid = h !== null && typeof h === "object" && typeof h.settings === "object" && h.settings !== null &&
+    Number.isInteger(h.clip) && h.clip! >= 0 && wholes(h.shape, 1) && statsOk;
+  if (!valid) throw bad("is damaged (its header lacks clip, shape or settings)");
+  const payload = body.subarray(12 + n);
+  if (payload.byteLength !== 4 * h.shape!.reduce((a, b) => a * b, 1)) throw bad("holds a payload of the wrong size");
+  return { header: { settings: h.settings!, clip: h.clip!, shape: h.shape!, stats: h.stats ?? null }, payload };
 }

@@ -117,7 +117,14 @@ function readCheckpoint(path: string): { header: Header; state: QueueState } {
   } catch {
     throw corrupt("its header is not JSON");
   }
+  if (header === null || typeof header !== "object") throw corrupt("its header is not a JSON object");
   if (header.version !== VERSION) throw corrupt(`it is version ${header.version}, this build reads ${VERSION}`);
+  const wholes = (v: unknown, min: number) => Array.isArray(v) && v.every((x) => Number.isInteger(x) && x >= min);
+  const count = (v: unknown) => Number.isInteger(v) && (v as number) >= 0;
+  const fields = typeof header.settings === "object" && header.settings !== null && !Array.isArray(header.settings) &&
+    count(header.iteration) && count(header.emitted) && count(header.nextFrameId) && count(header.slotSize) &&
+    wholes(header.frameIds, 0) && (header.imageShape === null || wholes(header.imageShape, 1));
+  if (!fields) throw corrupt("its header lacks the queue's counters, frame ids or settings");
   const slotCount = header.frameIds.length;
   const imageSize = header.imageShape ? header.imageShape.reduce((a, b) => a * b, 1) : 0;
   const floats = slotCount * header.slotSize + 2 * imageSize;

@@ -1,4 +1,4 @@
-/** The fuzz slice of the test suite: 100 seeded mutations per format (500 in all); bench/fuzz.ts runs 10,000 each. */
+/** The fuzz slice of the test suite: 100 seeded mutations per format (700 in all); bench/fuzz.ts runs 10,000 each. */
 import { describe, expect, test } from "bun:test";
 import { mutate } from "./mutate.ts";
 import { supervise } from "./supervise.ts";

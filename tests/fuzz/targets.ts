@@ -15,9 +15,14 @@ import { encodePpm, openPpm } from "../../pipelines/io/ppm.ts";
 import { openY4m } from "../../pipelines/io/y4m-reader.ts";
 import { GraphBuilder } from "../../pipelines/onnx/model-builder.ts";
 import { readModel } from "../../pipelines/onnx/model-reader.ts";
+import { createHash } from "node:crypto";
 import { writeFileSync } from "node:fs";
+import { checkpointClip, loadClipCheckpoint, saveClipCheckpoint } from "../../pipelines/continuation/checkpoint.ts";
+import { checkpointProgress, loadCheckpoint, saveCheckpoint } from "../../pipelines/fifo/checkpoint.ts";
+import { tmpdir } from "node:os";
+import { readFileSync, rmSync } from "node:fs";
 
-export const FORMATS = ["y4m", "ppm", "png", "yaml", "onnx"] as const;
+export const FORMATS = ["y4m", "ppm", "png", "yaml", "onnx", "fifo-checkpoint", "continue-checkpoint"] as const;
 export type Format = (typeof FORMATS)[number];
 
 export interface Target {
@@ -46,6 +51,27 @@ async function drain(frames: AsyncIterable<unknown>, limit = 64) {
 }
 
 const ours = (e: unknown) => e instanceof LatentloomError;
+
+/**
+ * A checkpoint's bytes as its writer makes them, for settings `SETTINGS`. Mutations are re-signed
+ * before loading (the last 32 bytes are the sha256 of the rest), so they reach the parser behind
+ * the checksum instead of all stopping at it.
+ */
+const SETTINGS = { model: "/m", seed: 3, prompts: ["a fox"] };
+function written(save: (path: string) => void): Uint8Array {
+  const path = `${tmpdir()}/latentloom-fuzz-seed-${process.pid}`;
+  save(path);
+  const bytes = new Uint8Array(readFileSync(path));
+  rmSync(path, { force: true });
+  return bytes;
+}
+function resigned(bytes: Uint8Array, scratch: string, name: string): string {
+  const signed = new Uint8Array(bytes);
+  if (signed.length >= 32) signed.set(createHash("sha256").update(signed.subarray(0, signed.length - 32)).digest(), signed.length - 32);
+  const path = `${scratch}/${name}`;
+  writeFileSync(path, signed);
+  return path;
+}
 
 export const TARGETS: Record<Format, Target> = {
   y4m: {
@@ -97,5 +123,29 @@ export const TARGETS: Record<Format, Target> = {
       using _session = Session.create(bytes, { intraOpThreads: 1 });
     },
     handled: (e) => ours(e) || e instanceof OrtError,
+  },
+  "fifo-checkpoint": {
+    seed: () =>
+      written((path) =>
+        saveCheckpoint(path, SETTINGS, {
+          iteration: 9, emitted: 4, frameIds: [4, 5, 6], nextFrameId: 7, slotSize: 4,
+          slots: Float32Array.from({ length: 12 }, (_, i) => i / 7), image: { shape: [1, 2, 2], cond: Float32Array.of(1, 2, 3, 4), uncond: Float32Array.of(0, 0, 0, 0) },
+        })),
+    async load(bytes, scratch) {
+      const path = resigned(bytes, scratch, "fuzz.fifo-queue");
+      checkpointProgress(path);
+      loadCheckpoint(path, SETTINGS);
+    },
+    handled: ours,
+  },
+  "continue-checkpoint": {
+    seed: () =>
+      written((path) => saveClipCheckpoint(path, SETTINGS, { clip: 2, shape: [1, 4, 2, 2, 2], latents: Float32Array.from({ length: 32 }, (_, i) => i), stats: { means: [1], stds: [2] } })),
+    async load(bytes, scratch) {
+      const path = resigned(bytes, scratch, "fuzz.continue-state");
+      checkpointClip(path);
+      loadClipCheckpoint(path, SETTINGS);
+    },
+    handled: ours,
   },
 };
