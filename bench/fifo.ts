@@ -7,11 +7,8 @@
  *
  *   bun run bench/fifo.ts
  */
-import { readFileSync } from "node:fs";
 import { FifoDiffusion, type FifoOptions } from "../pipelines/fifo/index.ts";
-import { machine, printTable, report } from "./report.ts";
-
-const RSS_FLAG = "--rss-child";
+import { machine, peakRss, printTable, report, rssChildArgument, writePeakRss } from "./report.ts";
 
 async function frames(fifo: FifoDiffusion, options: FifoOptions): Promise<number> {
   let n = 0;
@@ -19,14 +16,12 @@ async function frames(fifo: FifoDiffusion, options: FifoOptions): Promise<number
   return n;
 }
 
-const flag = process.argv.indexOf(RSS_FLAG);
-if (flag >= 0) {
-  const n = Number(process.argv[flag + 1]);
+const child = rssChildArgument();
+if (child !== undefined) {
+  const n = Number(child);
   using fifo = await FifoDiffusion.load();
   if ((await frames(fifo, { prompt: "a boat on a lake", frames: n, width: 64, height: 64 })) !== n) throw new Error(`fewer than ${n} frames`);
-  // VmHWM, not getrusage's maxrss: that one carries over the spawning parent's peak across exec
-  const hwm = /VmHWM:\s*(\d+) kB/.exec(readFileSync("/proc/self/status", "utf8"));
-  process.stdout.write(`${hwm ? Number(hwm[1]) * 1024 : process.resourceUsage().maxRSS * 1024}\n`);
+  writePeakRss();
   process.exit(0);
 }
 
@@ -47,12 +42,7 @@ const single = await perFrame(1);
 report({ bench: "fifo", metric: "seconds_per_frame_256x160_batched", value: batched, unit: "s", vs: "one UNet call per window", ratio: batched / single });
 report({ bench: "fifo", metric: "seconds_per_frame_256x160_one_call_per_window", value: single, unit: "s" });
 
-function childRss(n: number): number {
-  const r = Bun.spawnSync([process.execPath, "run", import.meta.path, RSS_FLAG, String(n)], { stderr: "inherit" });
-  if (r.exitCode !== 0) throw new Error(`the ${n}-frame child failed`);
-  return Number(r.stdout.toString().trim());
-}
-const rss50 = childRss(50), rss500 = childRss(500);
+const rss50 = peakRss(import.meta.path, 50), rss500 = peakRss(import.meta.path, 500);
 const MiB = 2 ** 20;
 report({ bench: "fifo", metric: "peak_rss_50_frames", value: rss50 / MiB, unit: "MiB" });
 report({ bench: "fifo", metric: "peak_rss_500_frames", value: rss500 / MiB, unit: "MiB", vs: "50 frames", ratio: rss500 / rss50 });

@@ -10,13 +10,10 @@
  *
  *   bun run bench/patchmatch.ts
  */
-import { readFileSync } from "node:fs";
 import { CpuBackend } from "../pipelines/runtime/cpu-backend.ts";
 import { Deflicker, flickerClip, flickerFrame, PatchMatcher, type PatchMatchOptions } from "../pipelines/stylize/index.ts";
 import { uploadImage } from "../pipelines/stylize/pairs.ts";
-import { machine, printTable, report } from "./report.ts";
-
-const RSS_FLAG = "--rss-child";
+import { machine, peakRss, printTable, report, rssChildArgument, writePeakRss } from "./report.ts";
 
 /** Child mode: deflicker `frames` frames, print the peak RSS in bytes. */
 async function rssChild(frames: number): Promise<void> {
@@ -24,14 +21,12 @@ async function rssChild(frames: number): Promise<void> {
   let n = 0;
   for await (const _ of job.frames(flickerClip({ frames, width: 64, height: 64 }))) n++;
   if (n !== frames) throw new Error(`got ${n} of ${frames} frames`);
-  // VmHWM, not getrusage's maxrss: that one carries over the spawning parent's peak across exec
-  const hwm = /VmHWM:\s*(\d+) kB/.exec(readFileSync("/proc/self/status", "utf8"));
-  process.stdout.write(`${hwm ? Number(hwm[1]) * 1024 : process.resourceUsage().maxRSS * 1024}\n`);
+  writePeakRss();
 }
 
-const flag = process.argv.indexOf(RSS_FLAG);
-if (flag >= 0) {
-  await rssChild(Number(process.argv[flag + 1]));
+const child = rssChildArgument();
+if (child !== undefined) {
+  await rssChild(Number(child));
   process.exit(0);
 }
 
@@ -75,12 +70,7 @@ report({ bench: "patchmatch", metric: "pair_512_plain_10_iterations", value: pla
   report({ bench: "patchmatch", metric: "fast_window_15_remaps_per_frame", value: job.run.stats.remaps / frames, unit: "remaps" });
 }
 
-function childRss(frames: number): number {
-  const r = Bun.spawnSync([process.execPath, "run", import.meta.path, RSS_FLAG, String(frames)], { stderr: "inherit" });
-  if (r.exitCode !== 0) throw new Error(`the ${frames}-frame child failed`);
-  return Number(r.stdout.toString().trim());
-}
-const rss50 = childRss(50), rss400 = childRss(400);
+const rss50 = peakRss(import.meta.path, 50), rss400 = peakRss(import.meta.path, 400);
 const MiB = 2 ** 20;
 report({ bench: "patchmatch", metric: "deflicker_peak_rss_50_frames", value: rss50 / MiB, unit: "MiB" });
 report({ bench: "patchmatch", metric: "deflicker_peak_rss_400_frames", value: rss400 / MiB, unit: "MiB", vs: "50 frames", ratio: rss400 / rss50 });

@@ -2,6 +2,8 @@
  * Benchmark output: one JSON line per figure on stdout (`bench`, `metric`, `value`, `unit`, and
  * `vs` + `ratio` = ours / theirs when it compares), and a readable table on stderr at the end.
  */
+import { readFileSync } from "node:fs";
+
 export interface Figure {
   bench: string;
   metric: string;
@@ -47,4 +49,26 @@ export function machine(): string {
 
 function round(v: number): number {
   return Number(v.toPrecision(4));
+}
+
+const RSS_FLAG = "--rss-child";
+
+/** In a process started by peakRss: the argument it was given; undefined in the benchmark itself. */
+export function rssChildArgument(): string | undefined {
+  const at = process.argv.indexOf(RSS_FLAG);
+  return at < 0 ? undefined : process.argv[at + 1];
+}
+
+/** The child's last word: its peak RSS in bytes, on stdout. */
+export function writePeakRss(): void {
+  // VmHWM, not getrusage's maxrss: that one carries over the spawning parent's peak across exec
+  const hwm = /VmHWM:\s*(\d+) kB/.exec(readFileSync("/proc/self/status", "utf8"));
+  process.stdout.write(`${hwm ? Number(hwm[1]) * 1024 : process.resourceUsage().maxRSS * 1024}\n`);
+}
+
+/** Runs `script` again in a fresh process with `argument` (see rssChildArgument) and gives its peak RSS in bytes. */
+export function peakRss(script: string, argument: string | number): number {
+  const r = Bun.spawnSync([process.execPath, "run", script, RSS_FLAG, String(argument)], { stderr: "inherit" });
+  if (r.exitCode !== 0) throw new Error(`the ${RSS_FLAG} ${argument} child of ${script} failed`);
+  return Number(r.stdout.toString().trim());
 }
