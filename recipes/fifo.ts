@@ -27,6 +27,7 @@ await runRecipe(spec, async ({ config: c, options, output, log, progress, interr
   const image = c.image === null ? null : await readImage(c.image);
 
   using job = await FifoDiffusion.load({ model: c.model, device: c.device, log });
+  job.check({ ...options, image }); // a size or model mismatch fails before the output is opened
   log(`fifo: ${c.model} on ${job.vd.backend.description}, queue of ${s.length} ` +
     `(${s.partitions} × ${s.videoLength}${s.lookahead ? " + lookahead" : ""}), ${s.steps} steps, ` +
     `${plan.windowsPerFrame} windows in ${plan.callsPerFrame} UNet call(s) per frame`);

@@ -15,6 +15,7 @@ import type { Frame, StreamMeta } from "../io/frame.ts";
 import type { Backend } from "../runtime/backend.ts";
 import { axpby, axpbypcz, lerp } from "../runtime/blend-ops.ts";
 import { Tensor } from "../runtime/tensor.ts";
+import { checkUnetSize } from "../sd/unet-size.ts";
 import { VideoDiffusion } from "../sd/video-diffusion.ts";
 import { loadCheckpoint, type QueueState, saveCheckpoint } from "./checkpoint.ts";
 import { FifoNoise } from "./noise.ts";
@@ -175,22 +176,32 @@ export class FifoDiffusion implements Disposable {
     }
   }
 
-  /** The latents [1, 4, h, w] that leave the queue, with their output index; the caller disposes each. */
-  *latents(options: FifoOptions): Generator<{ index: number; latent: Tensor }, void, undefined> {
+  /**
+   * Throws a UsageError for options this model cannot run (the queue, the size, resuming, image
+   * conditioning), so a recipe can ask before it opens its output; latents() asks again.
+   */
+  check(options: FifoOptions): FifoPlan {
     const o = { ...FIFO_DEFAULTS, ...options };
     const plan = fifoPlan(o);
-    const s = plan.schedule;
-    checkSize(o.width, o.height);
-    const [h, w] = [o.height / 8, o.width / 8];
-    const noise = new FifoNoise(o.seed, 4 * h * w);
-    const settings = this.#settings(o);
+    checkUnetSize(this.vd.unet.hooks, o.width, o.height);
     if (o.resume && !o.checkpoint) throw new UsageError("--resume needs a checkpoint file (--checkpoint PATH)");
     if (!(o.checkpointEvery >= 0 && Number.isInteger(o.checkpointEvery))) throw new UsageError(`checkpoint_every ${o.checkpointEvery} must be a whole number ≥ 0`);
-    const resumed = o.resume ? loadCheckpoint(o.checkpoint!, settings) : undefined;
-    if (resumed && resumed.emitted >= o.frames) throw new UsageError(`--resume: the checkpoint already holds ${resumed.emitted} of ${o.frames} frames`);
     if ((o.image || o.seedFrame) && !this.vd.unet.hasImageEmbeds) {
       throw new UsageError(`${this.vd.folder.unet} has no image_embeds input: --image and --seed-frame need an image-conditioned UNet (docs/video-models.md)`);
     }
+    return plan;
+  }
+
+  /** The latents [1, 4, h, w] that leave the queue, with their output index; the caller disposes each. */
+  *latents(options: FifoOptions): Generator<{ index: number; latent: Tensor }, void, undefined> {
+    const o = { ...FIFO_DEFAULTS, ...options };
+    const plan = this.check(o);
+    const s = plan.schedule;
+    const [h, w] = [o.height / 8, o.width / 8];
+    const noise = new FifoNoise(o.seed, 4 * h * w);
+    const settings = this.#settings(o);
+    const resumed = o.resume ? loadCheckpoint(o.checkpoint!, settings) : undefined;
+    if (resumed && resumed.emitted >= o.frames) throw new UsageError(`--resume: the checkpoint already holds ${resumed.emitted} of ${o.frames} frames`);
     using qCache = o.qCache === null ? undefined : new QCache(this.vd.unet, { weight: o.qCache, attn: o.qCacheAttn });
     const prompts = o.prompts?.length ? o.prompts : [o.prompt];
     const conditions: Conditions = {
@@ -277,7 +288,7 @@ export class FifoDiffusion implements Disposable {
 
   /** ε for a group of windows in one UNet call ([uncond; cond] clips with guidance), guided. */
   #guided(step: Step, queue: Queue, windows: readonly Window[], iteration: number): Tensor {
-    const { o, s, h, w } = step;
+    const { s, h, w } = step;
     const f = s.videoLength;
     using sample = Tensor.uninitialized(this.vd.backend, "f32", [windows.length, 4, f, h, w]);
     windows.forEach((win, r) => {
@@ -469,10 +480,4 @@ function concatTokens(a: Tensor, b: Tensor): Tensor {
   out.backend.copy(out.storage, 0, a.storage, a.byteOffset, a.byteLength);
   out.backend.copy(out.storage, a.byteLength, b.storage, b.byteOffset, b.byteLength);
   return out;
-}
-
-function checkSize(width: number, height: number): void {
-  for (const [what, v] of [["width", width], ["height", height]] as const) {
-    if (!Number.isInteger(v) || v <= 0 || v % 8 !== 0) throw new UsageError(`${what} ${v} is not a positive multiple of 8`);
-  }
 }

@@ -9,7 +9,6 @@
  * as kernels (tensor-ops.ts). Classifier-free guidance batches uncond and cond in one UNet call.
  * ControlNets (`control`) add their residuals to a residual-taking UNet (control-guidance.ts).
  */
-import { UsageError } from "../errors.ts";
 import type { Frame } from "../io/frame.ts";
 import { resolveModelDir } from "./tiny/index.ts";
 import type { Backend } from "../runtime/backend.ts";
@@ -25,6 +24,7 @@ import { createScheduler, type Scheduler, type SchedulerKind } from "./scheduler
 import { tensorOps } from "./tensor-ops.ts";
 import { TextEncoder } from "./text-encoder.ts";
 import { Unet } from "./unet.ts";
+import { checkUnetSize } from "./unet-size.ts";
 import { Vae } from "./vae.ts";
 
 export interface GenerateOptions {
@@ -164,24 +164,9 @@ export class StableDiffusion implements Disposable {
     return this.vae.decode(latents);
   }
 
-  /**
-   * Throws a UsageError for a size this UNet cannot run: sides not multiples of 8, or (checked only
-   * off multiples of 64, which every SD UNet takes) of the UNet's own halving (Unet.sizeMultiple).
-   */
+  /** Throws a UsageError for a size this UNet cannot run (unet-size.ts). */
   checkSize(width: number, height: number): void {
-    for (const [what, v] of [["width", width], ["height", height]] as const) {
-      if (!Number.isInteger(v) || v <= 0 || v % 8 !== 0) {
-        throw new UsageError(`${what} ${v} is not a positive multiple of 8`);
-      }
-    }
-    if (width % 64 === 0 && height % 64 === 0) return;
-    const m = this.unet.sizeMultiple;
-    if (width % m === 0 && height % m === 0) return;
-    const near = (v: number) => Math.max(m, Math.round(v / m) * m);
-    throw new UsageError(
-      `size ${width}x${height}: this UNet halves the latent ${Math.log2(m / 8)} times, so both sides must be multiples of ${m}`,
-      `try --size ${near(width)}x${near(height)}`,
-    );
+    checkUnetSize(this.unet.hooks, width, height);
   }
 
   /** Like generate() but stops before the VAE: the final latents. */

@@ -3,6 +3,7 @@ import type { Backend } from "../runtime/backend.ts";
 import { cast } from "../runtime/blend-ops.ts";
 import { OrtModel, type TensorInfo } from "../runtime/ort-model.ts";
 import { Tensor } from "../runtime/tensor.ts";
+import { sizeMultiple } from "./unet-size.ts";
 import { type HookHandle, HookableModel, type HookSite, type SiteSelector, type UnetHook } from "./unet-hooks.ts";
 
 /**
@@ -55,14 +56,9 @@ export class Unet implements Disposable {
     return this.hooks.sites;
   }
 
-  /**
-   * Image sides must be multiples of 8·2^L, L = the deepest level any attention block sits at
-   * (tiny: 2 → 32; SD 1.5: 3 → 64), or a down block's latent would not halve evenly and the up
-   * path's skip concatenation fails inside ONNX Runtime. Reads the graph on first use.
-   */
+  /** Image sides must be multiples of this (unet-size.ts). */
   get sizeMultiple(): number {
-    const levels = this.hooks.blocks.map((b) => b.level).filter((l): l is number => typeof l === "number");
-    return 8 * 2 ** Math.max(0, ...levels);
+    return sizeMultiple(this.hooks);
   }
 
   static load(path: string, backend: Backend): Unet {

@@ -181,6 +181,8 @@ const cases: Case[] = [
   ["--resume with no checkpoint", "fifo", ["--resume", "--out", "@resume-folder"], /^error: --resume: no checkpoint at .*resumed\.fifo-queue$/m, 2],
   ["--resume into a file the first frames are in", "fifo", ["--resume", "--checkpoint", "@garbage-checkpoint", "--out", "@made-mp4"],
     /^error: --resume would overwrite .*made\.mp4, which holds the frames made before the checkpoint$/m, 2],
+  ["--size 64x48 (the tiny video UNet halves twice)", "fifo", ["--size", "64x48"],
+    /^error: size 64x48: this UNet halves the latent 2 times, so both sides must be multiples of 32$/m, 2],
   ["an odd video length with lookahead", "fifo", ["--video-length", "5"], /^error: video_length 5 is odd/m, 2],
   ["a prompt schedule without lengths", "fifo", ["--prompts", "a", "--prompts", "b"], /^error: prompt_frames needs 1 lengths for 2 prompts/m, 2],
   ["a missing --image", "fifo", ["--image", "/nonexistent/a.png"], /^error: input not found: \/nonexistent\/a\.png$/m, 1],
