@@ -26,12 +26,13 @@ import { tensorOps } from "../sd/tensor-ops.ts";
 import { TextEncoder } from "../sd/text-encoder.ts";
 import { resolveModelDir } from "../sd/tiny/index.ts";
 import { Vae } from "../sd/vae.ts";
+import { clipFrame, clipFrames, writeClipFrame } from "../sd/video-frames.ts";
 import { contrast } from "../sd/enhance.ts";
 import { clahe } from "./clahe.ts";
 import { ClipNormalizer } from "./normalize.ts";
 import { ContinuationUnet } from "./unet.ts";
 import { FrameDifferences } from "./joins.ts";
-import { type ClipCheckpoint, loadClipCheckpoint, saveClipCheckpoint } from "./checkpoint.ts";
+import { loadClipCheckpoint, saveClipCheckpoint } from "./checkpoint.ts";
 
 export { clahe, CLAHE_CLIP_LIMIT } from "./clahe.ts";
 export { ClipNormalizer } from "./normalize.ts";
@@ -204,11 +205,11 @@ export class ContinuitySeq implements Disposable {
       for (let c = resumed?.clip ?? 0; c < o.times; c++) {
         using clip = this.clipLatents(o, cond, text, Math.min(c, prompts.length - 1) + 1, c, h, w);
         const k = Math.min(counts[c]!, o.frames);
-        const carried = framesOf(clip, o.frames - k, o.frames);
+        const carried = clipFrames(clip, 0, o.frames - k, o.frames);
         cond.dispose();
         cond = carried;
         const decode = (j: number) => {
-          using latent = frameOf(clip, j);
+          using latent = clipFrame(clip, 0, j);
           return this.vae.decode(latent);
         };
         // normalising needs the clip's statistics first, so then the clip is decoded whole
@@ -248,7 +249,7 @@ export class ContinuitySeq implements Disposable {
     const out = Tensor.uninitialized(this.backend, "f32", [1, 4, frames.length, h, w]);
     frames.forEach((f, j) => {
       using latent = this.vae.encode(f, this.backend);
-      writeFrame(out, j, latent);
+      writeClipFrame(out, 0, j, latent);
     });
     return out;
   }
@@ -332,30 +333,3 @@ function repeatRows(x: Tensor, rows: number): Tensor {
   return out;
 }
 
-/** Frame j of [1, 4, T, h, w], as a new [1, 4, h, w]. */
-export function frameOf(clip: Tensor, j: number): Tensor {
-  const [, channels = 4, frames = 1, h = 0, w = 0] = clip.shape;
-  const plane = h * w * 4;
-  const out = Tensor.uninitialized(clip.backend, "f32", [1, channels, h, w]);
-  for (let c = 0; c < channels; c++) clip.backend.copy(out.storage, c * plane, clip.storage, clip.byteOffset + (c * frames + j) * plane, plane);
-  return out;
-}
-
-/** Frames [from, to) of [1, 4, T, h, w], as a new [1, 4, to − from, h, w] (an exact copy). */
-export function framesOf(clip: Tensor, from: number, to: number): Tensor {
-  const [, channels = 4, frames = 1, h = 0, w = 0] = clip.shape;
-  const plane = h * w * 4;
-  const n = to - from;
-  const out = Tensor.uninitialized(clip.backend, "f32", [1, channels, n, h, w]);
-  if (n > 0) {
-    for (let c = 0; c < channels; c++) clip.backend.copy(out.storage, c * n * plane, clip.storage, clip.byteOffset + (c * frames + from) * plane, n * plane);
-  }
-  return out;
-}
-
-/** Writes `frame` [1, 4, h, w] as frame j of `clip` [1, 4, T, h, w]. */
-function writeFrame(clip: Tensor, j: number, frame: Tensor): void {
-  const [, channels = 4, frames = 1, h = 0, w = 0] = clip.shape;
-  const plane = h * w * 4;
-  for (let c = 0; c < channels; c++) clip.backend.copy(clip.storage, clip.byteOffset + (c * frames + j) * plane, frame.storage, frame.byteOffset + c * plane, plane);
-}

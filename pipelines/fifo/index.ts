@@ -17,6 +17,7 @@ import { axpby, axpbypcz, lerp } from "../runtime/blend-ops.ts";
 import { Tensor } from "../runtime/tensor.ts";
 import { checkUnetSize } from "../sd/unet-size.ts";
 import { VideoDiffusion } from "../sd/video-diffusion.ts";
+import { clipFrame, writeClipFrame } from "../sd/video-frames.ts";
 import { loadCheckpoint, type QueueState, saveCheckpoint } from "./checkpoint.ts";
 import { FifoNoise } from "./noise.ts";
 import { PromptSchedule } from "./prompt-schedule.ts";
@@ -268,7 +269,7 @@ export class FifoDiffusion implements Disposable {
         for (let p = win.writeFrom; p < win.end; p++) {
           const k = s.indices[p]!;
           const c = stepCoefficients(this.vd.alphasCumprod, s.tau, k, o.eta);
-          using e = frameOf(eps, r, p - win.start, backend);
+          using e = clipFrame(eps, r, p - win.start);
           const x = queue.slots[p]!;
           if (c.noise > 0) {
             using z = Tensor.from(backend, "f32", x.shape, noise.step(queue.frameIds[p]!, k));
@@ -292,7 +293,7 @@ export class FifoDiffusion implements Disposable {
     const f = s.videoLength;
     using sample = Tensor.uninitialized(this.vd.backend, "f32", [windows.length, 4, f, h, w]);
     windows.forEach((win, r) => {
-      for (let j = 0; j < f; j++) writeFrame(sample, r, j, queue.slots[win.start + j]!);
+      for (let j = 0; j < f; j++) writeClipFrame(sample, r, j, queue.slots[win.start + j]!);
     });
     const timesteps = windows.flatMap((win) => s.timesteps.slice(win.start, win.end));
     const weights = windows.map((win) => step.conditions.schedule.at(outputIndexAt(s, iteration, win.start + f / 2)));
@@ -364,7 +365,7 @@ export class FifoDiffusion implements Disposable {
         x.dispose();
         x = next;
       }
-      const base = Array.from({ length: f }, (_, j) => frameOf(x, 0, j, backend));
+      const base = Array.from({ length: f }, (_, j) => clipFrame(x, 0, j));
       const slots: Tensor[] = [];
       const corrupt = (frame: Tensor, k: number, id: number) => {
         const a = this.vd.alphasCumprod[s.tau[k]!]!;
@@ -444,22 +445,6 @@ function snapshot(queue: Queue, conditions: Conditions): QueueState {
   queue.slots.forEach((t, i) => slots.set(t.readF32(), i * size));
   const image = conditions.image ? { shape: conditions.image.cond.shape, cond: conditions.image.cond.readF32(), uncond: conditions.image.uncond.readF32() } : null;
   return { iteration: queue.iteration, emitted: queue.emitted, frameIds: queue.frameIds, nextFrameId: queue.nextFrameId, slotSize: size, slots, image };
-}
-
-/** Frame j of clip b of [B, 4, T, h, w], as a new [1, 4, h, w]. */
-function frameOf(clips: Tensor, b: number, j: number, backend: Backend): Tensor {
-  const [, channels = 4, frames = 1, h = 0, w = 0] = clips.shape;
-  const plane = h * w * 4;
-  const out = Tensor.uninitialized(backend, "f32", [1, channels, h, w]);
-  for (let c = 0; c < channels; c++) backend.copy(out.storage, c * plane, clips.storage, clips.byteOffset + ((b * channels + c) * frames + j) * plane, plane);
-  return out;
-}
-
-/** Writes `frame` [1, 4, h, w] as frame j of clip b of `clips` [B, 4, T, h, w]. */
-function writeFrame(clips: Tensor, b: number, j: number, frame: Tensor): void {
-  const [, channels = 4, frames = 1, h = 0, w = 0] = clips.shape;
-  const plane = h * w * 4;
-  for (let c = 0; c < channels; c++) clips.backend.copy(clips.storage, clips.byteOffset + ((b * channels + c) * frames + j) * plane, frame.storage, frame.byteOffset + c * plane, plane);
 }
 
 /** Image tokens for `clips` clips: [uncond × clips; cond × clips] with guidance, cond × clips without. */

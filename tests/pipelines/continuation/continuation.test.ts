@@ -9,10 +9,11 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
-  checkContinuePlan, conditioningCounts, lastFrames, type ContinuedFrame, ContinuitySeq, type ContinueOptions, framesOf, meanAbsDifference,
+  checkContinuePlan, conditioningCounts, lastFrames, type ContinuedFrame, ContinuitySeq, type ContinueOptions, meanAbsDifference,
 } from "../../../pipelines/continuation/index.ts";
 import type { Frame } from "../../../pipelines/io/frame.ts";
 import { Tensor } from "../../../pipelines/runtime/tensor.ts";
+import { clipFrames } from "../../../pipelines/sd/video-frames.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "latentloom-continuation-"));
 const job = await ContinuitySeq.load({ model: "tiny-continuation" });
@@ -78,12 +79,12 @@ describe("ContinuitySeq", () => {
     const [F, h, w] = [5, 2, 3];
     const data = Float32Array.from({ length: 4 * F * h * w }, (_, i) => i * 0.5 - 7);
     using clip = Tensor.from(job.backend, "f32", [1, 4, F, h, w], data);
-    using tail = framesOf(clip, F - 2, F);
+    using tail = clipFrames(clip, 0, F - 2, F);
     const expected: number[] = [];
     for (let c = 0; c < 4; c++) for (let f = F - 2; f < F; f++) for (let i = 0; i < h * w; i++) expected.push(data[(c * F + f) * h * w + i]!);
     expect(tail.shape).toEqual([1, 4, 2, h, w]);
     expect(Array.from(tail.readF32() as Float32Array)).toEqual(expected);
-    using none = framesOf(clip, F, F);
+    using none = clipFrames(clip, 0, F, F);
     expect(none.shape).toEqual([1, 4, 0, h, w]);
   });
 
