@@ -328,8 +328,6 @@ export async function lastFrames(frames: AsyncIterable<Frame>, n: number): Promi
 
 /** `x` [1, …] repeated into [rows, …]. */
 function repeatRows(x: Tensor, rows: number): Tensor {
-  const out = Tensor.uninitialized(x.backend, "f32", [rows, ...x.shape.slice(1)]);
-  for (let r = 0; r < rows; r++) x.backend.copy(out.storage, r * x.byteLength, x.storage, x.byteOffset, x.byteLength);
-  return out;
+  return Tensor.concat(Array<Tensor>(rows).fill(x));
 }
 

@@ -328,11 +328,7 @@ export class FifoDiffusion implements Disposable {
       }
       if (guided) backend.copy(context.storage, r * rowBytes, conditions.text.storage, conditions.text.byteOffset, rowBytes);
     });
-    using input = guided ? Tensor.uninitialized(backend, "f32", [rows, ...sample.shape.slice(1)]) : sample.reshape(sample.shape);
-    if (guided) {
-      backend.copy(input.storage, 0, sample.storage, sample.byteOffset, sample.byteLength);
-      backend.copy(input.storage, sample.byteLength, sample.storage, sample.byteOffset, sample.byteLength);
-    }
+    using input = guided ? Tensor.concat([sample, sample]) : sample.reshape(sample.shape);
     using image = conditions.image ? imageRows(conditions.image, clips, guided) : undefined;
     qCache?.begin();
     let eps: Tensor;
@@ -449,14 +445,8 @@ function snapshot(queue: Queue, conditions: Conditions): QueueState {
 
 /** Image tokens for `clips` clips: [uncond × clips; cond × clips] with guidance, cond × clips without. */
 function imageRows(image: { cond: Tensor; uncond: Tensor }, clips: number, guided: boolean): Tensor {
-  const [, tokens = 0, width = 0] = image.cond.shape;
-  const rows = guided ? 2 * clips : clips;
-  const out = Tensor.uninitialized(image.cond.backend, "f32", [rows, tokens, width]);
-  for (let r = 0; r < rows; r++) {
-    const src = guided && r < clips ? image.uncond : image.cond;
-    out.backend.copy(out.storage, r * src.byteLength, src.storage, src.byteOffset, src.byteLength);
-  }
-  return out;
+  const cond = Array<Tensor>(clips).fill(image.cond);
+  return Tensor.concat(guided ? [...Array<Tensor>(clips).fill(image.uncond), ...cond] : cond);
 }
 
 /** [1, N1, D] ++ [1, N2, D] along the tokens. */

@@ -50,6 +50,25 @@ export class Tensor implements Disposable {
     return new Tensor(backend, dtype, [...shape], backend.alloc(size * bytesPerElement[dtype], false), 0, true);
   }
 
+  /** `parts` one after another along axis 0 (same dtype, backend and trailing shape), as a new tensor. */
+  static concat(parts: readonly Tensor[]): Tensor {
+    const first = parts[0];
+    if (!first) throw new RangeError("Tensor.concat needs at least one tensor");
+    const tail = first.shape.slice(1);
+    for (const p of parts) {
+      if (p.dtype !== first.dtype || p.backend !== first.backend || p.shape.length !== first.shape.length || p.shape.some((d, i) => i > 0 && d !== first.shape[i])) {
+        throw new RangeError(`Tensor.concat: ${p.dtype} [${p.shape.join(", ")}] does not stack under ${first.dtype} [${first.shape.join(", ")}]`);
+      }
+    }
+    const out = Tensor.uninitialized(first.backend, first.dtype, [parts.reduce((n, p) => n + p.shape[0]!, 0), ...tail]);
+    let at = 0;
+    for (const p of parts) {
+      first.backend.copy(out.storage, at, p.storage, p.byteOffset, p.byteLength);
+      at += p.byteLength;
+    }
+    return out;
+  }
+
   /** Copies host data onto the backend's device. */
   static from(backend: Backend, dtype: DType, shape: readonly number[], data: ArrayLike<number> | HostArray): Tensor {
     const size = checkShape(shape);

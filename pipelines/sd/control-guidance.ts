@@ -148,10 +148,7 @@ export class ControlGuidance implements Disposable {
 
   #pair(c: PreparedControl): Tensor {
     if (!c.pair) {
-      const one = c.single;
-      c.pair = Tensor.empty(this.backend, "f32", [2, ...one.shape.slice(1)]);
-      this.backend.copy(c.pair.storage, 0, one.storage, one.byteOffset, one.byteLength);
-      this.backend.copy(c.pair.storage, one.byteLength, one.storage, one.byteOffset, one.byteLength);
+      c.pair = Tensor.concat([c.single, c.single]);
     }
     return c.pair;
   }

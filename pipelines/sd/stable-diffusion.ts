@@ -122,9 +122,7 @@ export class StableDiffusion implements Disposable {
         using feeds = extra(x, t, index);
         return this.unet.predict(x, t, context, feeds?.inputs ?? {}, { index });
       }
-      using batch = Tensor.empty(this.backend, "f32", [2, ...x.shape.slice(1)]);
-      this.backend.copy(batch.storage, 0, x.storage, x.byteOffset, x.byteLength);
-      this.backend.copy(batch.storage, x.byteLength, x.storage, x.byteOffset, x.byteLength);
+      using batch = Tensor.concat([x, x]);
       using feeds = extra(batch, t, index);
       using eps = this.unet.predict(batch, t, context, feeds?.inputs ?? {}, { index });
       using uncond = eps.slice(0, 1);
