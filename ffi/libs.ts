@@ -1,7 +1,7 @@
 import { existsSync, readdirSync } from "node:fs";
 import { dirname, isAbsolute, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { dlopen } from "bun:ffi";
+import { native } from "./native/index.ts";
 
 /**
  * Where to look for one shared library. The environment variable wins outright: when it is set
@@ -49,7 +49,7 @@ function loaderFinds(fileName: string, search: LibrarySearch): boolean {
   }
   try {
     // Only the symbol's presence matters; the declared signature is never called.
-    dlopen(fileName, { [search.probeSymbol]: { args: [], returns: "void" } }).close();
+    native.open(fileName, { [search.probeSymbol]: { args: [], returns: "void" } } as const).close();
     return true;
   } catch {
     return false;

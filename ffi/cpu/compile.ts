@@ -1,15 +1,17 @@
-import { cc, dlopen, FFIType, ptr, type Pointer } from "bun:ffi";
 import { existsSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
+import { host } from "../host/index.ts";
 import { KernelCompileError } from "../kernel-compile-error.ts";
+import { native, type NativeType, type Pointer } from "../native/index.ts";
 import { kernelCacheDir, kernelCacheFile, type KernelBuild } from "../kernel-cache.ts";
 
 /**
  * Runtime compilation of kernels for the CPU backend. The system C compiler (`cc -O3 -fopenmp`,
  * or `LATENTLOOM_CC`) is the fast path; the shared library it makes is cached beside the PTX,
  * keyed by ffi/kernel-cache.ts like it. Without a system compiler, Bun's built-in TinyCC compiles the same
- * source single-threaded (about 10x slower, see DESIGN.md) and nothing is cached.
+ * source single-threaded (about 10x slower, see DESIGN.md) and nothing is cached; Deno has no such
+ * fallback and needs the system compiler.
  */
 
 export type CParam = "ptr" | "f32" | "i32" | "i64";
@@ -41,12 +43,7 @@ export interface CpuKernelLibrary {
 // i32 scalars cross the FFI boundary as 64-bit integers and are narrowed in C: TinyCC-compiled
 // callees were seen reading an `int` argument's full register, whose upper half the caller need
 // not clear (an i32 after i64 arguments arrived wrong, intermittently).
-const ffiTypes: Record<CParam, FFIType> = {
-  ptr: FFIType.ptr,
-  f32: FFIType.f32,
-  i32: FFIType.i64,
-  i64: FFIType.i64,
-};
+const ffiTypes: Record<CParam, NativeType> = { ptr: "ptr", f32: "f32", i32: "i64", i64: "i64" };
 const cTypes: Record<CParam, string> = { ptr: "void*", f32: "float", i32: "long long", i64: "long long" };
 const cArgs: Record<CParam, (name: string) => string> = {
   ptr: (n) => n,
@@ -88,10 +85,10 @@ function findSystemCompiler(): SystemCompiler | null {
   if (systemCompiler !== undefined) return systemCompiler;
   systemCompiler = null;
   for (const command of [process.env.LATENTLOOM_CC, "cc", "gcc", "clang"]) {
-    if (!command || !Bun.which(command)) continue;
-    const probe = Bun.spawnSync([command, "--version"], { stderr: "pipe" });
+    if (!command || !host.which(command)) continue;
+    const probe = host.runSync([command, "--version"]);
     if (probe.exitCode !== 0) continue;
-    const version = probe.stdout.toString().split("\n")[0] ?? command;
+    const version = probe.stdout.split("\n")[0] ?? command;
     // -ffp-contract=off keeps a*b+c as two roundings, like the TypeScript references and NVRTC's
     // default for our kernels' tests; -march=native is safe because the processor is in the key.
     // A declared kernel the source does not define must fail the build, not link as an
@@ -109,7 +106,7 @@ function compiles(command: string, flags: string[]): boolean {
   const src = join(dir, `probe-${process.pid}.c`);
   const out = join(dir, `probe-${process.pid}.so`);
   writeFileSync(src, "int ll_probe(void) { return 1; }\n");
-  const r = Bun.spawnSync([command, ...flags, src, "-o", out], { stderr: "pipe" });
+  const r = host.runSync([command, ...flags, src, "-o", out]);
   rmSync(src, { force: true });
   rmSync(out, { force: true });
   return r.exitCode === 0;
@@ -121,6 +118,8 @@ export function cpuCompilerName(tinycc = false): string {
   if (!compiler) return "tinycc (Bun built-in, 1 thread)";
   return `${compiler.command} ${compiler.flags.filter((f) => f.startsWith("-O") || f === "-fopenmp").join(" ")}`;
 }
+
+let tinyccBuilds = 0;
 
 /** Compiles `prelude + source + launchers` and binds every launcher. */
 export function compileCpuKernels(options: {
@@ -138,7 +137,7 @@ export function compileCpuKernels(options: {
   const full = `${prelude}\n#line 1 "${sourceName}"\n${source}\n${generateLaunchers(entries)}`;
   const symbols = Object.fromEntries(
     entries.flatMap((e) => {
-      const signature = { args: e.params.map((p) => ffiTypes[p]), returns: FFIType.void };
+      const signature = { args: e.params.map((p) => ffiTypes[p]), returns: "void" as const };
       return [
         [`ll_launch_${e.name}`, signature],
         [`ll_serial_${e.name}`, signature],
@@ -158,22 +157,25 @@ export function compileCpuKernels(options: {
       const src = `${so}.${process.pid}.c`;
       const tmp = `${so}.${process.pid}.tmp`;
       writeFileSync(src, full);
-      const r = Bun.spawnSync([compiler.command, ...compiler.flags, src, "-o", tmp, "-lm"], { stderr: "pipe" });
+      const r = host.runSync([compiler.command, ...compiler.flags, src, "-o", tmp, "-lm"]);
       rmSync(src, { force: true });
-      if (r.exitCode !== 0) throw new KernelCompileError(sourceName, r.stderr.toString(), [compiler.command, ...compiler.flags]);
+      if (r.exitCode !== 0) throw new KernelCompileError(sourceName, r.stderr, [compiler.command, ...compiler.flags]);
       renameSync(tmp, so); // atomic: concurrent processes never load a half-written library
     }
     // OpenMP's default busy-waiting between regions starves ONNX Runtime's threads on small
     // machines (measured here: an 8-step txt2img took 1.39 s with it, 0.84 s without). libgomp
     // reads this when the library loads; a user's own setting wins.
     process.env.OMP_WAIT_POLICY ??= "passive";
-    lib = dlopen(so, symbols) as unknown as typeof lib;
+    lib = native.open(so, symbols) as unknown as typeof lib;
     compilerName = cpuCompilerName();
   } else {
-    const src = join(kernelCacheDir(), `tcc-${process.pid}-${Bun.hash(full).toString(16)}.c`);
+    if (!native.compileC) {
+      throw new KernelCompileError(sourceName, `no C compiler found (cc, gcc, clang or LATENTLOOM_CC); ${native.runtime} has no built-in one to fall back on`, []);
+    }
+    const src = join(kernelCacheDir(), `tcc-${process.pid}-${++tinyccBuilds}.c`);
     writeFileSync(src, full);
     try {
-      lib = cc({ source: src, symbols }) as unknown as typeof lib;
+      lib = native.compileC(src, symbols) as unknown as typeof lib;
     } catch (e) {
       throw new KernelCompileError(sourceName, String((e as Error).message ?? e), ["tinycc"]);
     } finally {
@@ -202,5 +204,5 @@ function cpuArch(): string {
 }
 
 function toNative(arg: CpuArg): number | Pointer {
-  return typeof arg === "number" ? arg : ptr(arg.buffer, arg.byteOffset);
+  return typeof arg === "number" ? arg : native.addressOf(arg.buffer, arg.byteOffset);
 }

@@ -1,4 +1,4 @@
-import { CString, ptr, type Pointer } from "bun:ffi";
+import { native, type Pointer } from "../native/index.ts";
 import { CudaError, CudaUnavailable, cudaCheck } from "./errors.ts";
 import { cudaDriverSearch, openCudaLibrary } from "./libraries.ts";
 
@@ -92,8 +92,8 @@ const pointerOut = new BigUint64Array(1);
 
 function describeResult(code: number): { name: string; description: string } {
   const lib = library().cu;
-  const name = lib.cuGetErrorName(code, pointerOut) === 0 && pointerOut[0] ? new CString(Number(pointerOut[0])) : "";
-  const text = lib.cuGetErrorString(code, pointerOut) === 0 && pointerOut[0] ? new CString(Number(pointerOut[0])) : "";
+  const name = lib.cuGetErrorName(code, pointerOut) === 0 && pointerOut[0] ? native.cString(Number(pointerOut[0])) : "";
+  const text = lib.cuGetErrorString(code, pointerOut) === 0 && pointerOut[0] ? native.cString(Number(pointerOut[0])) : "";
   return { name: name || `CUresult ${code}`, description: text || "unrecognized error code" };
 }
 
@@ -410,12 +410,12 @@ function writeU64(words: Uint32Array, at: number, value: number): void {
 
 /**
  * Queues `fn` on `stream`. cuLaunchKernel copies the argument values during the call, so the
- * parameter block may live in JS memory: between ptr() and the call only numbers are written
+ * parameter block may live in JS memory: between addressOf() and the call only numbers are written
  * (nothing allocates), so the collector cannot move the block while C holds its address.
  */
 export function launch(fn: number, grid: Dim3, block: Dim3, sharedBytes: number, stream: CudaStream, args: readonly KernelArgValue[]): void {
   const params = paramBlock(args.length);
-  const base = ptr(params.words);
+  const base = native.addressOf(params.words);
   packKernelParams(args, params, base);
   check(
     "cuLaunchKernel",

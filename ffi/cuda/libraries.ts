@@ -1,6 +1,6 @@
 import { existsSync, readdirSync } from "node:fs";
 import { isAbsolute, join } from "node:path";
-import { dlopen, type Library } from "bun:ffi";
+import { native, type NativeLibrary, type NativeSignature } from "../native/index.ts";
 
 /**
  * Where libcuda and libnvrtc are looked for. Self-contained on purpose: ffi/libs.ts will grow a
@@ -98,15 +98,15 @@ function listIfPresent(dir: string): string[] {
   }
 }
 
-export type OpenedLibrary<Fns extends Record<string, import("bun:ffi").FFIFunction>> =
-  | { readonly ok: true; readonly library: Library<Fns>; readonly path: string }
+export type OpenedLibrary<Fns extends Record<string, NativeSignature>> =
+  | { readonly ok: true; readonly library: NativeLibrary<Fns>; readonly path: string }
   | { readonly ok: false; readonly reason: string };
 
 /**
  * Opens the first library of `search` that loads and exports every symbol in `symbols`.
  * Never throws: a library that cannot be used gives a reason.
  */
-export function openCudaLibrary<Fns extends Record<string, import("bun:ffi").FFIFunction>>(
+export function openCudaLibrary<Fns extends Record<string, NativeSignature>>(
   search: CudaLibrarySearch,
   symbols: Fns,
   env: Env = process.env,
@@ -117,7 +117,7 @@ export function openCudaLibrary<Fns extends Record<string, import("bun:ffi").FFI
       return { ok: false, reason: `${search.envVar}=${explicit} does not exist; point it at a ${search.name} library file` };
     }
     try {
-      return { ok: true, library: dlopen(explicit, symbols), path: explicit };
+      return { ok: true, library: native.open(explicit, symbols), path: explicit };
     } catch (e) {
       return { ok: false, reason: `${search.envVar}=${explicit} could not be loaded: ${firstLine(e)}` };
     }
@@ -126,7 +126,7 @@ export function openCudaLibrary<Fns extends Record<string, import("bun:ffi").FFI
   for (const candidate of search.candidates) {
     if (isAbsolute(candidate) && !existsSync(candidate)) continue;
     try {
-      return { ok: true, library: dlopen(candidate, symbols), path: candidate };
+      return { ok: true, library: native.open(candidate, symbols), path: candidate };
     } catch (e) {
       const why = firstLine(e);
       // A library that exists but lacks a symbol is worth naming; "cannot open" for every guess is noise.

@@ -1,4 +1,4 @@
-import { CString, ptr, type Pointer } from "bun:ffi";
+import { native, type Pointer } from "../native/index.ts";
 import { CudaUnavailable, KernelCompileError, nvrtcCheck } from "./errors.ts";
 import { nvrtcSearch, openCudaLibrary } from "./libraries.ts";
 
@@ -52,7 +52,7 @@ export function nvrtcAvailability(): { ok: true; path: string; version: NvrtcVer
 
 const check = nvrtcCheck((code) => {
   const text = library().rtc.nvrtcGetErrorString(code);
-  return text ? new CString(text) : `nvrtcResult ${code}`;
+  return text ? native.cString(text) : `nvrtcResult ${code}`;
 });
 
 export interface NvrtcVersion {
@@ -108,7 +108,7 @@ export function nvrtcOptions(arch: number, extra: readonly string[] = []): strin
 
 /**
  * A `const char* const*` for one call: every string in one buffer, and a table of their
- * addresses written as 32-bit halves. Between ptr() and the call nothing allocates, so the
+ * addresses written as 32-bit halves. Between addressOf() and the call nothing allocates, so the
  * collector cannot move the strings while C holds their addresses.
  */
 function withCStringTable<T>(values: readonly string[], call: (table: Uint32Array) => T): T {
@@ -116,7 +116,7 @@ function withCStringTable<T>(values: readonly string[], call: (table: Uint32Arra
   const offsets = encoded.map((_, i) => encoded.slice(0, i).reduce((sum, b) => sum + b.length, 0));
   const joined = Buffer.concat([...encoded, Buffer.alloc(1)]);
   const table = new Uint32Array(Math.max(2 * values.length, 2));
-  const base = ptr(joined);
+  const base = native.addressOf(joined);
   for (let i = 0; i < values.length; i++) {
     const address = base + offsets[i]!;
     const high = Math.floor(address / 2 ** 32);

@@ -3,12 +3,12 @@
  * (slot numbers: /work/shared/reference/ort-c-api.md, section 10); each function we use is listed
  * once below and bound on first use.
  */
-import { type ConvertFns, CString, dlopen, FFIType, linkSymbols, type Pointer, read } from "bun:ffi";
+import { native, type NativeFunctions, type Pointer } from "../native/index.ts";
 import { findLibrary, ortLibrarySearch } from "../libs.ts";
 import { OrtError } from "./errors.ts";
 
 const ORT_API_VERSION = 30;
-const { i32, u32, u64, ptr, cstring, void: none } = FFIType;
+const [i32, u32, u64, ptr, cstring, none] = ["i32", "u32", "u64", "ptr", "cstring", "void"] as const;
 
 /** Slot, argument types and return type of every OrtApi function this binding calls. */
 const SIGNATURES = {
@@ -90,7 +90,7 @@ const SIGNATURES = {
 
 type Signatures = typeof SIGNATURES;
 /** Every bound OrtApi function, typed from SIGNATURES. */
-export type OrtApi = ConvertFns<{ [K in keyof Signatures]: Omit<Signatures[K], "slot"> }>;
+export type OrtApi = NativeFunctions<{ [K in keyof Signatures]: Omit<Signatures[K], "slot"> }>;
 
 interface Loaded {
   readonly table: number;
@@ -106,15 +106,13 @@ function load(): Loaded {
   if (loaded) return loaded;
   const found = findLibrary(ortLibrarySearch());
   if (!("path" in found)) throw new OrtError(1, found.reason);
-  const lib = dlopen(found.path, { OrtGetApiBase: { args: [], returns: ptr } });
+  const lib = native.open(found.path, { OrtGetApiBase: { args: [], returns: ptr } });
   const base = lib.symbols.OrtGetApiBase();
   if (!base) throw new OrtError(1, `OrtGetApiBase returned NULL in ${found.path}`);
-  const entry = linkSymbols({
-    GetApi: { ptr: read.ptr(base, 0) as Pointer, args: [u32], returns: ptr },
-    GetVersionString: { ptr: read.ptr(base, 8) as Pointer, args: [], returns: cstring },
-  } as const).symbols;
-  const version = String(entry.GetVersionString());
-  const table = Number(entry.GetApi(ORT_API_VERSION) ?? 0);
+  const getApi = native.fn(native.read.ptr(base, 0), { args: [u32], returns: ptr });
+  const getVersionString = native.fn(native.read.ptr(base, 8), { args: [], returns: cstring });
+  const version = String(getVersionString());
+  const table = Number(getApi(ORT_API_VERSION) ?? 0);
   if (!table) {
     throw new OrtError(
       1,
@@ -134,8 +132,7 @@ function lazyApi(table: number): OrtApi {
       enumerable: true,
       get() {
         const { slot, args, returns } = SIGNATURES[name];
-        const fnPtr = read.ptr(table, slot * 8) as Pointer;
-        const bound = linkSymbols({ [name]: { ptr: fnPtr, args: [...args], returns } }).symbols[name];
+        const bound = native.fn(native.read.ptr(table, slot * 8), { args, returns });
         Object.defineProperty(api, name, { value: bound, enumerable: true });
         return bound;
       },
@@ -162,5 +159,5 @@ export function ortLibraryPath(): string {
 /** Reads a NUL-terminated UTF-8 string at `p` (empty for NULL). */
 export function readCString(p: Pointer | null | bigint): string {
   const n = Number(p ?? 0);
-  return n ? new CString(n as Pointer).toString() : "";
+  return n ? native.cString(n) : "";
 }

@@ -1,4 +1,4 @@
-import type { Pointer } from "bun:ffi";
+import type { Pointer } from "../native/index.ts";
 import { ortApi } from "./api.ts";
 import { OrtError, OrtErrorCode } from "./errors.ts";
 import { check } from "./status.ts";

@@ -1,5 +1,5 @@
 /**
- * ONNX Runtime through bun:ffi: the one ORT seam. Above this folder nobody sees a slot.
+ * ONNX Runtime through the runtime's FFI (ffi/native): the one ORT seam. Above this folder nobody sees a slot.
  *
  *   using session = Session.create("unet/model.onnx", { intraOpThreads: 1 });
  *   using x = Value.fromTypedArray("f32", [1, 4], new Float32Array(4));
@@ -9,7 +9,7 @@
 import { ortApi, ortVersion as loadedVersion, readCString } from "./api.ts";
 import { check } from "./status.ts";
 import { outSlot, readOutInt32, readOutPointer } from "./native-memory.ts";
-import { type Pointer, read } from "bun:ffi";
+import { native, type Pointer } from "../native/index.ts";
 
 export { ortLibraryPath } from "./api.ts";
 export { type AnyDtypeArray, type Dtype, DTYPE_NAMES, type TypedArrayOf } from "./dtype.ts";
@@ -33,7 +33,7 @@ export function availableProviders(): string[] {
   const list = readOutPointer(0);
   const count = readOutInt32(1);
   const names: string[] = [];
-  for (let i = 0; i < count; i++) names.push(readCString(read.ptr(list, i * 8) as Pointer));
+  for (let i = 0; i < count; i++) names.push(readCString(native.read.ptr(list, i * 8)));
   check(api.ReleaseAvailableProviders(list, count));
   return names;
 }

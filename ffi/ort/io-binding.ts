@@ -2,7 +2,7 @@
  * IoBinding: inputs and outputs attached to a session once and reused across runs (device
  * buffers, constant embeddings). Bindings persist until clear(); rebind only what changes.
  */
-import { type Pointer, read, toArrayBuffer } from "bun:ffi";
+import { native, type Pointer } from "../native/index.ts";
 import { ortApi } from "./api.ts";
 import { check } from "./status.ts";
 import type { MemoryInfo } from "./memory-info.ts";
@@ -79,8 +79,8 @@ export class IoBinding implements Disposable {
     try {
       let offset = 0;
       for (let i = 0; i < count; i++) {
-        const length = Number(read.u64(lengths, i * 8));
-        names.push(utf8.decode(new Uint8Array(toArrayBuffer(namesBuffer, offset, length))));
+        const length = Number(native.read.u64(lengths, i * 8));
+        names.push(utf8.decode(new Uint8Array(native.bytesAt(namesBuffer, offset, length))));
         offset += length;
       }
     } finally {
@@ -93,7 +93,7 @@ export class IoBinding implements Disposable {
     const result: Record<string, Value> = {};
     try {
       for (let i = 0; i < valueCount; i++) {
-        result[names[i] ?? `output_${i}`] = Value.adopt(read.ptr(values, i * 8) as Pointer, false);
+        result[names[i] ?? `output_${i}`] = Value.adopt(native.read.ptr(values, i * 8), false);
       }
     } finally {
       freeOrtAllocated(values);

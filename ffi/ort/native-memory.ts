@@ -3,7 +3,7 @@
  * strings). Allocated with ORT's default CPU allocator, so it never moves and needs no libc
  * lookup; each block is Disposable, with a FinalizationRegistry as the safety net.
  */
-import { type Pointer, ptr, read, toArrayBuffer } from "bun:ffi";
+import { native, type Pointer } from "../native/index.ts";
 import { ortApi } from "./api.ts";
 import { check } from "./status.ts";
 
@@ -14,7 +14,7 @@ import { check } from "./status.ts";
  */
 const outSlots = new BigUint64Array(16);
 void outSlots.buffer;
-const OUT_BASE: Pointer = ptr(outSlots);
+const OUT_BASE: Pointer = native.addressOf(outSlots);
 /** Slot reserved for allocations, so an allocation between a call and its read is harmless. */
 const ALLOC_SLOT = 15;
 
@@ -24,7 +24,7 @@ export function outSlot(i = 0): Pointer {
 }
 /** Pointer written into out-slot `i`, as a number (0 for NULL). */
 export function readOutPointer(i = 0): Pointer {
-  return read.ptr(OUT_BASE, i * 8) as Pointer;
+  return native.read.ptr(OUT_BASE, i * 8);
 }
 /** size_t / int64 written into out-slot `i`. */
 export function readOutNumber(i = 0): number {
@@ -32,7 +32,7 @@ export function readOutNumber(i = 0): number {
 }
 /** int32 (enums) written into out-slot `i`. */
 export function readOutInt32(i = 0): number {
-  return read.i32(OUT_BASE, i * 8);
+  return native.read.i32(OUT_BASE, i * 8);
 }
 
 let defaultAllocator = 0 as Pointer;
@@ -69,7 +69,7 @@ export class NativeBuffer implements Disposable {
     const size = Math.max(1, byteLength);
     check(ortApi().AllocatorAlloc(ortAllocator(), size, outSlot(ALLOC_SLOT)));
     const buffer = new NativeBuffer(readOutPointer(ALLOC_SLOT), byteLength);
-    new Uint8Array(toArrayBuffer(buffer.#ptr, 0, size)).fill(0);
+    new Uint8Array(native.bytesAt(buffer.#ptr, 0, size)).fill(0);
     return buffer;
   }
 
@@ -89,7 +89,7 @@ export class NativeBuffer implements Disposable {
 
   /** A view of the bytes (valid until dispose). */
   bytes(): Uint8Array {
-    return new Uint8Array(toArrayBuffer(this.ptr, 0, Math.max(1, this.byteLength)), 0, this.byteLength);
+    return new Uint8Array(native.bytesAt(this.ptr, 0, Math.max(1, this.byteLength)), 0, this.byteLength);
   }
 
   dispose(): void {
@@ -115,7 +115,7 @@ export class PointerTable implements Disposable {
   constructor(readonly length: number) {
     this.#buffer = NativeBuffer.alloc(Math.max(1, length) * 8);
     this.ptr = this.#buffer.ptr;
-    this.#halves = new Uint32Array(toArrayBuffer(this.ptr, 0, Math.max(1, length) * 8));
+    this.#halves = new Uint32Array(native.bytesAt(this.ptr, 0, Math.max(1, length) * 8));
   }
 
   set(i: number, p: number): void {
@@ -124,7 +124,7 @@ export class PointerTable implements Disposable {
   }
 
   get(i: number): Pointer {
-    return read.ptr(this.ptr, i * 8) as Pointer;
+    return native.read.ptr(this.ptr, i * 8);
   }
 
   /** Sets entries 0..count-1 to NULL. */

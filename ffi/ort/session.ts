@@ -3,7 +3,7 @@
  * Run needs that does not change between calls (input/output name tables in native memory, the
  * value tables, the bound Run function) is built once when the session is created.
  */
-import type { Pointer } from "bun:ffi";
+import type { Pointer } from "../native/index.ts";
 import { ortApi, readCString } from "./api.ts";
 import { type Dtype, DTYPES, elementTypeName, isDtype } from "./dtype.ts";
 import { ortEnv, type OrtLogLevel } from "./env.ts";

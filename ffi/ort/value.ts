@@ -10,7 +10,7 @@
  * the typed array referenced. Detached and resizable buffers are refused. The soak test
  * (tests/ffi/ort/soak.test.ts) runs thousands of Runs on fresh tiny arrays under forced GCs.
  */
-import { ptr as addressOf, type Pointer, read, toArrayBuffer } from "bun:ffi";
+import { native, type Pointer } from "../native/index.ts";
 import { ortApi } from "./api.ts";
 import { type AnyDtypeArray, type Dtype, DTYPES, dtypeOfElementType, elementTypeName, isDtype, type TypedArrayOf } from "./dtype.ts";
 import { OrtError, OrtErrorCode } from "./errors.ts";
@@ -27,7 +27,7 @@ const OWNER = Symbol("latentloom.ort.value-owner");
 const MAX_SCRATCH_RANK = 32;
 const shapeScratch = new BigInt64Array(MAX_SCRATCH_RANK);
 const shapeHalves = new Uint32Array(shapeScratch.buffer);
-const SHAPE_SCRATCH: Pointer = addressOf(shapeScratch);
+const SHAPE_SCRATCH: Pointer = native.addressOf(shapeScratch);
 
 type Location = "cpu" | "device" | "unknown";
 
@@ -68,7 +68,7 @@ export class Value<D extends Dtype = Dtype> implements Disposable {
     if (buffer.detached) throw invalid("Value.fromTypedArray: data's ArrayBuffer is detached");
     if (buffer.resizable) throw invalid("Value.fromTypedArray: data's ArrayBuffer is resizable and could shrink under ORT");
     // An empty array may have no storage at all; ORT accepts any non-null pointer for 0 bytes.
-    const p = data.byteLength ? addressOf(data) : SHAPE_SCRATCH;
+    const p = data.byteLength ? native.addressOf(data) : SHAPE_SCRATCH;
     const copied = [...shape];
     const handle = createTensor(sharedCpuMemoryInfo(), p, data.byteLength, copied, info.onnx);
     return new Value<D>(handle, "cpu", data, dtype, copied, data);
@@ -148,7 +148,7 @@ export class Value<D extends Dtype = Dtype> implements Disposable {
     const count = this.size;
     if (count === 0) return (this.#data = new info.array(new ArrayBuffer(0), 0, 0) as TypedArrayOf<D>);
     check(ortApi().GetTensorMutableData(this.handle, outSlot()));
-    const buffer = toArrayBuffer(readOutPointer(), 0, count * info.bytes);
+    const buffer = native.bytesAt(readOutPointer(), 0, count * info.bytes);
     Object.defineProperty(buffer, OWNER, { value: this });
     this.#data = new info.array(buffer, 0, count) as TypedArrayOf<D>;
     return this.#data;
@@ -158,13 +158,13 @@ export class Value<D extends Dtype = Dtype> implements Disposable {
     check(ortApi().GetTensorElementTypeAndShapeDataReference(this.handle, outSlot(0), outSlot(1), outSlot(2)));
     const elementType = readOutInt32(0);
     const dims = readOutPointer(1);
-    const rank = read.u32(outSlot(2), 0);
+    const rank = native.read.u32(outSlot(2), 0);
     const dtype = dtypeOfElementType(elementType);
     if (dtype === undefined) {
       throw new OrtError(OrtErrorCode.NOT_IMPLEMENTED, `Value holds ${elementTypeName(elementType)} elements, which Values do not support`);
     }
     const shape: number[] = [];
-    for (let i = 0; i < rank; i++) shape.push(read.u32(dims, i * 8) + read.i32(dims, i * 8 + 4) * 0x1_0000_0000);
+    for (let i = 0; i < rank; i++) shape.push(native.read.u32(dims, i * 8) + native.read.i32(dims, i * 8 + 4) * 0x1_0000_0000);
     this.#dtype = dtype as D;
     this.#shape = shape;
   }

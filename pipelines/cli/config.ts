@@ -8,6 +8,7 @@
 import { readFileSync, writeSync } from "node:fs";
 import { isAbsolute, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
+import { host } from "../../ffi/host/index.ts";
 import { UsageError } from "../errors.ts";
 import { didYouMean } from "./did-you-mean.ts";
 import { hasFlag, kebab, parseFlags, type ParsedFlags, type ProgressFormat } from "./flags.ts";
@@ -160,7 +161,7 @@ function readLayer(
 
   let doc: unknown;
   try {
-    doc = Bun.YAML.parse(text);
+    doc = host.parseYaml(text);
   } catch (e) {
     const why = firstLine(e instanceof Error ? e.message : String(e)).replace(/^YAML parse error:\s*/i, "");
     throw new UsageError(`${label}: not valid YAML: ${why}`);

@@ -5,7 +5,7 @@
  */
 import { open } from "node:fs/promises";
 import { dirname } from "node:path";
-import type { FileSink } from "bun";
+import { host, type StreamWriter } from "../../ffi/host/index.ts";
 import { FrameError } from "../errors.ts";
 import { makeFolder, type ByteSink } from "./frame.ts";
 
@@ -37,19 +37,17 @@ export async function openFileSink(path: string): Promise<ByteSink> {
 }
 
 /**
- * Wraps a Bun FileSink (Bun.stdout.writer(), a spawned process's stdin). `end` decides whether
+ * Wraps a runtime stream (our stdout, a spawned process's stdin). `end` decides whether
  * close() ends the underlying stream: yes for a child's stdin (that is how it sees EOF), no for
  * our own stdout, which other code may still flush.
  */
-export function fileSinkWriter(sink: FileSink, end: boolean): ByteSink {
+export function streamSink(sink: StreamWriter, end: boolean): ByteSink {
   let closed = false;
   return {
     async write(bytes: Uint8Array): Promise<void> {
       // Await the write itself: a closed pipe (EPIPE) then stops the recipe at this frame
       // instead of surfacing later, after all remaining work was done.
-      const pending = sink.write(bytes);
-      if (typeof pending !== "number") await pending;
-      await sink.flush();
+      await sink.write(bytes);
     },
     async close(): Promise<void> {
       if (closed) return;
@@ -61,5 +59,5 @@ export function fileSinkWriter(sink: FileSink, end: boolean): ByteSink {
 }
 
 export function stdoutSink(): ByteSink {
-  return fileSinkWriter(Bun.stdout.writer(), false);
+  return streamSink(host.stdout(), false);
 }

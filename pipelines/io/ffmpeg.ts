@@ -5,9 +5,10 @@
  */
 import { existsSync, statSync } from "node:fs";
 import { dirname, extname } from "node:path";
-import type { Subprocess } from "bun";
+import { createRequire } from "node:module";
+import { host, type HostProcess } from "../../ffi/host/index.ts";
 import { FrameError } from "../errors.ts";
-import { fileSinkWriter } from "./byte-sinks.ts";
+import { streamSink } from "./byte-sinks.ts";
 import { makeFolder, type ByteSink } from "./frame.ts";
 
 function isFile(path: string): boolean {
@@ -25,11 +26,11 @@ export function findFfmpeg(): string | null {
     if (!isFile(forced)) throw new FrameError(`LATENTLOOM_FFMPEG=${forced}: no such file`);
     return forced;
   }
-  const onPath = Bun.which("ffmpeg");
+  const onPath = host.which("ffmpeg");
   if (onPath) return onPath;
   try {
     // The package's index throws when its platform binary is missing; that just means "none".
-    const installed = require("@ffmpeg-installer/ffmpeg") as { path?: string };
+    const installed = createRequire(import.meta.url)("@ffmpeg-installer/ffmpeg") as { path?: string };
     if (installed.path && isFile(installed.path)) return installed.path;
   } catch {}
   return null;
@@ -53,15 +54,15 @@ export function lastLine(text: string): string {
 
 /** A running ffmpeg whose stderr is collected; `finished` throws a one-line FrameError on failure. */
 export interface FfmpegProcess {
-  process: Subprocess;
+  process: HostProcess;
   /** Resolves when ffmpeg exits 0; otherwise rejects with its last stderr line. */
   finished(): Promise<void>;
   /** Ends ffmpeg early (the consumer stopped reading). */
   kill(): void;
 }
 
-function watch(proc: Subprocess, what: string): FfmpegProcess {
-  const stderr = proc.stderr instanceof ReadableStream ? new Response(proc.stderr).text() : Promise.resolve("");
+function watch(proc: HostProcess, what: string): FfmpegProcess {
+  const stderr = proc.stderr ? new Response(proc.stderr).text() : Promise.resolve("");
   let killed = false;
   let result: Promise<void> | undefined;
   return {
@@ -92,7 +93,7 @@ const COMMON = ["-hide_banner", "-nostdin", "-loglevel", "error"];
  */
 export function spawnDecoder(path: string, ffmpeg = requireFfmpeg()): FfmpegProcess & { stdout: ReadableStream<Uint8Array> } {
   if (!existsSync(path)) throw new FrameError(`input video not found: ${path}`);
-  const proc = Bun.spawn({
+  const proc = host.spawn({
     cmd: [
       ffmpeg,
       ...COMMON,
@@ -110,7 +111,7 @@ export function spawnDecoder(path: string, ffmpeg = requireFfmpeg()): FfmpegProc
     stdout: "pipe",
     stderr: "pipe",
   });
-  return { ...watch(proc, `decoding ${path}`), stdout: proc.stdout };
+  return { ...watch(proc, `decoding ${path}`), stdout: proc.stdout! };
 }
 
 /**
@@ -171,14 +172,14 @@ export function spawnEncoder(
   const metadata = Object.entries(options.metadata ?? {}).flatMap(([k, v]) => ["-metadata", `${k}=${v}`]);
   const args = [...VIDEO_PRESETS[preset].args, ...metadata];
   makeFolder(dirname(path));
-  const proc = Bun.spawn({
+  const proc = host.spawn({
     cmd: [ffmpeg, ...COMMON, "-y", "-f", "yuv4mpegpipe", "-i", "-", ...args, path],
     stdin: "pipe",
     stdout: "ignore",
     stderr: "pipe",
   });
   const watched = watch(proc, `encoding ${path}`);
-  const pipe = fileSinkWriter(proc.stdin, true);
+  const pipe = streamSink(proc.stdin!, true);
   // A write that fails because ffmpeg already quit says less than ffmpeg's own message does.
   const stdin: ByteSink = {
     async write(bytes) {
@@ -200,6 +201,6 @@ export function spawnEncoder(
 
 /** Runs ffmpeg with `args` to completion (tests and one-off conversions); failure is one line. */
 export async function runFfmpeg(args: string[], ffmpeg = requireFfmpeg()): Promise<void> {
-  const proc = Bun.spawn({ cmd: [ffmpeg, ...COMMON, ...args], stdin: "ignore", stdout: "ignore", stderr: "pipe" });
+  const proc = host.spawn({ cmd: [ffmpeg, ...COMMON, ...args], stdin: "ignore", stdout: "ignore", stderr: "pipe" });
   await watch(proc, `writing ${args.at(-1)}`).finished();
 }

@@ -10,6 +10,7 @@
  */
 import { fstatSync, statSync } from "node:fs";
 import { extname } from "node:path";
+import { host } from "../../ffi/host/index.ts";
 import { FrameError, UsageError } from "../errors.ts";
 import { ByteReader } from "./byte-reader.ts";
 import { spawnDecoder } from "./ffmpeg.ts";
@@ -162,7 +163,7 @@ async function* atLeastOne(frames: AsyncIterable<Frame>, label: string): AsyncGe
 async function openAny(spec: string, opts: FrameSourceOptions): Promise<FrameSource> {
   const forced = opts.format === undefined ? undefined : checkFormat(opts.format);
   if (spec === "-") {
-    const reader = new ByteReader(opts.stdin ?? Bun.stdin.stream());
+    const reader = new ByteReader(opts.stdin ?? host.stdin());
     return openStream(reader, forced ?? (await sniff(reader)), "stdin", opts, forced === undefined);
   }
   let isDir: boolean;
@@ -186,6 +187,6 @@ async function openAny(spec: string, opts: FrameSourceOptions): Promise<FrameSou
       return openVideo(spec, opts);
     default:
       if (isDir) throw new UsageError(`${spec} is a folder; only PNG folders can be read`);
-      return openStream(new ByteReader(Bun.file(spec).stream()), format, spec, opts, false);
+      return openStream(new ByteReader(host.readFileStream(spec)), format, spec, opts, false);
   }
 }

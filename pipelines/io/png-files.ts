@@ -3,8 +3,10 @@
  * grey expand to RGB, 16-bit samples round to 8 bits, and alpha is dropped (as ffmpeg's
  * rgba → rgb24 does). PNGs are written as 8-bit RGB.
  */
-import { readdirSync, renameSync, rmSync, statSync } from "node:fs";
+import { existsSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
+import { readFile, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
+import { crc32 } from "node:zlib";
 import { PNG } from "pngjs";
 import { FrameError } from "../errors.ts";
 import { checkFrameSize, DEFAULT_FPS, makeFolder, type Frame, type FrameWriter, type StreamMeta } from "./frame.ts";
@@ -47,7 +49,7 @@ function pngChunk(type: string, data: Uint8Array): Uint8Array {
   out.writeUInt32BE(data.length, 0);
   out.write(type, 4, "latin1");
   out.set(data, 8);
-  out.writeUInt32BE(Bun.hash.crc32(out.subarray(4, 8 + data.length)) >>> 0, 8 + data.length);
+  out.writeUInt32BE(crc32(out.subarray(4, 8 + data.length)) >>> 0, 8 + data.length);
   return out;
 }
 
@@ -71,9 +73,8 @@ export function readPngText(bytes: Uint8Array, name = "PNG"): Record<string, str
 }
 
 export async function readPngFile(path: string): Promise<Frame> {
-  const file = Bun.file(path);
-  if (!(await file.exists())) throw new FrameError(`PNG file not found: ${path}`);
-  return decodePng(new Uint8Array(await file.arrayBuffer()), path);
+  if (!existsSync(path)) throw new FrameError(`PNG file not found: ${path}`);
+  return decodePng(new Uint8Array(await readFile(path)), path);
 }
 
 /**
@@ -84,7 +85,7 @@ export async function writePngFile(path: string, frame: Frame, text: Readonly<Re
   makeFolder(dirname(path));
   const partial = join(dirname(path), `.${basename(path)}.partial-${process.pid}`);
   try {
-    await Bun.write(partial, encodePng(frame, text));
+    await writeFile(partial, encodePng(frame, text));
     renameSync(partial, path);
   } catch (e) {
     rmSync(partial, { force: true });

@@ -10,6 +10,7 @@
 import type { Frame } from "../io/frame.ts";
 import { slerp } from "../runtime/blend-ops.ts";
 import { Tensor } from "../runtime/tensor.ts";
+import { nanoseconds } from "../runtime/timing.ts";
 import { Rng } from "../sd/random.ts";
 import type { Denoise } from "../sd/sampler.ts";
 import type { Scheduler } from "../sd/schedulers/index.ts";
@@ -88,7 +89,7 @@ export function runTrajectory(engine: Pick<BlendEngine, "denoiser" | "stats" | "
   const shape = o.start.shape;
   const noise = () => Tensor.from(o.start.backend, "f32", shape, o.noise.normal(new Float32Array(o.start.size)));
   const out: Latents = new Array(steps.length).fill(undefined);
-  const t0 = Bun.nanoseconds();
+  const t0 = nanoseconds();
   let x = o.start;
   for (let i = o.startIndex; i < end; i++) {
     const c = o.crossfeed?.[i] ?? 0;
@@ -110,7 +111,7 @@ export function runTrajectory(engine: Pick<BlendEngine, "denoiser" | "stats" | "
     out[i] = x;
     o.onStep?.();
   }
-  const ns = Bun.nanoseconds() - t0;
+  const ns = nanoseconds() - t0;
   if (o.kind === "keyframe") {
     engine.stats.keyframeNs += ns;
     engine.stats.keyframeSteps += end - o.startIndex;
@@ -125,9 +126,9 @@ export function runTrajectory(engine: Pick<BlendEngine, "denoiser" | "stats" | "
 export function decodeLast(engine: BlendEngine, latents: Latents): Frame {
   const last = latents.at(-1);
   if (!last) throw new Error("cannot decode a trajectory that did not reach the last step");
-  const t0 = Bun.nanoseconds();
+  const t0 = nanoseconds();
   const frame = engine.sd.vae.decode(last);
-  engine.stats.decodeNs += Bun.nanoseconds() - t0;
+  engine.stats.decodeNs += nanoseconds() - t0;
   engine.stats.vaeDecodes++;
   return frame;
 }

@@ -16,6 +16,7 @@
 import type { Frame } from "../io/frame.ts";
 import { lerp, scale, slerp } from "../runtime/blend-ops.ts";
 import type { Tensor } from "../runtime/tensor.ts";
+import { nanoseconds } from "../runtime/timing.ts";
 import { Rng } from "../sd/random.ts";
 import type { SchedulerKind } from "../sd/schedulers/index.ts";
 import type { Conditioning } from "../sd/stable-diffusion.ts";
@@ -86,9 +87,9 @@ export function upscaleTransition(ctx: UpscaleContext, stage1: TransitionImages,
     });
   };
   const decode = (latents: Latents): Frame => {
-    const t0 = Bun.nanoseconds();
+    const t0 = nanoseconds();
     const frame = up.decode(latents.at(-1)!);
-    ctx.stats.decodeNs += Bun.nanoseconds() - t0;
+    ctx.stats.decodeNs += nanoseconds() - t0;
     ctx.stats.vaeDecodes++;
     return frame;
   };

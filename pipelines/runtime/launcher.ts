@@ -2,7 +2,7 @@ import { evalExtent, type KernelFamily, type KernelSignature } from "../../kerne
 import { variantOf } from "../../kernels/variants.ts";
 import type { Backend, LaunchArg } from "./backend.ts";
 import { Tensor } from "./tensor.ts";
-import { timing } from "./timing.ts";
+import { nanoseconds, timing } from "./timing.ts";
 
 /** A kernel call that does not match the kernel's declared signature. Nothing was launched. */
 export class KernelArgumentError extends TypeError {
@@ -35,9 +35,9 @@ export function launch(family: KernelFamily, kernelName: string, args: Readonly<
   const count = evalExtent(kernel.grid.count, integers);
   if (count === 0) return;
   if (!timing.enabled) return backend.launch(family, kernel, launchArgs, count);
-  const t0 = Bun.nanoseconds();
+  const t0 = nanoseconds();
   backend.launch(family, kernel, launchArgs, count);
-  timing.kernelNs += Bun.nanoseconds() - t0;
+  timing.kernelNs += nanoseconds() - t0;
   timing.kernelCalls++;
 }
 

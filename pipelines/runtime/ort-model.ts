@@ -4,7 +4,7 @@ import { type DType, KERNEL_DTYPES } from "../../kernels/signature.ts";
 import { ModelError } from "../errors.ts";
 import { type Backend, cudaOrdinal } from "./backend.ts";
 import { Tensor } from "./tensor.ts";
-import { timing } from "./timing.ts";
+import { nanoseconds, timing } from "./timing.ts";
 
 export type { TensorInfo };
 
@@ -213,11 +213,11 @@ export class OrtModel implements Disposable {
 
   /** Runs what is bound, waits for device outputs, and counts the time for benchmarks. */
   #runBound(): void {
-    const t0 = timing.enabled ? Bun.nanoseconds() : 0;
+    const t0 = timing.enabled ? nanoseconds() : 0;
     this.#binding.run();
     if (this.#memoryInfo) this.#binding.synchronizeOutputs();
     if (timing.enabled) {
-      timing.ortNs += Bun.nanoseconds() - t0;
+      timing.ortNs += nanoseconds() - t0;
       timing.ortCalls++;
     }
   }

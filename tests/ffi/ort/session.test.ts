@@ -280,7 +280,7 @@ describe("Session", () => {
     });
 
     test("loads it from bytes when told the external data folder", async () => {
-      const bytes = new Uint8Array(await Bun.file(path).arrayBuffer());
+      const bytes = new Uint8Array(readFileSync(path));
       using session = Session.create(bytes, { externalDataDir: dir });
       using xv = Value.fromTypedArray("f32", [2, 16], xData);
       using y = session.run({ x: xv }).y as Value<"f32">;

@@ -7,6 +7,7 @@
 import { describe, expect, test } from "bun:test";
 import { Session, Value } from "../../../ffi/ort/index.ts";
 import { GraphBuilder } from "../../../pipelines/onnx/model-builder.ts";
+import { collectGarbage } from "../../collect-garbage.ts";
 
 const RUNS = 2_000;
 const GC_EVERY = 250;
@@ -63,10 +64,10 @@ describe("Session under a soak of 2,000 Runs", () => {
       using small = Value.fromTypedArray("f32", [1, 8], Float32Array.from({ length: 8 }, (_, i) => run + i));
       using doubled = fixed.run({ x: small }).y as Value<"f32">;
       if (doubled.data.some((v, i) => v !== 2 * (run + i))) wrong++;
-      if (run % GC_EVERY === 0) Bun.gc(true);
+      if (run % GC_EVERY === 0) collectGarbage();
       if (run === 500) rssAt500 = process.memoryUsage().rss;
     }
-    Bun.gc(true);
+    collectGarbage();
     const growthMiB = (process.memoryUsage().rss - rssAt500) / 2 ** 20;
     expect(wrong).toBe(0);
     expect(growthMiB).toBeLessThan(20);
