@@ -1,7 +1,8 @@
 /**
  * The house as DESIGN.md draws it: imports only point down the layers, no file imports itself
- * through others, and `bun:ffi` stays inside ffi/. Reads every import of bin/, recipes/,
- * pipelines/, ffi/ and kernels/ from the source text (tests and benchmarks may import anything).
+ * through others, and the JavaScript runtime (bun:ffi, Bun.*, Deno.*) is named only inside
+ * ffi/native and ffi/host. Reads every import of bin/, recipes/, pipelines/, ffi/ and kernels/
+ * from the source text (tests and benchmarks may import anything).
  */
 import { describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
@@ -49,6 +50,21 @@ function isIn(name: string) {
 }
 function jobOf(path: string): string | undefined {
   return JOBS.find((j) => path.startsWith(`pipelines/${j}/`));
+}
+
+/** Which runtime a file may name: the two implementations of each runtime interface in ffi/. */
+function runtimeOf(path: string): "bun" | "deno" | undefined {
+  const m = /^ffi\/(?:native|host)\/(bun|deno)\.ts$/.exec(path);
+  return m ? (m[1] as "bun" | "deno") : undefined;
+}
+
+/** `Bun.x` / `Deno.x` uses in code (comments stripped) that `path` may not make. */
+function runtimeGlobalsIn(path: string, text: string): string[] {
+  const code = text.replace(/\/\*[\s\S]*?\*\//g, "").replace(/(^|[^:"'`])\/\/.*$/gm, "$1");
+  const allowed = runtimeOf(path);
+  return [...code.matchAll(/\b(Bun|Deno)\.[A-Za-z]+/g)]
+    .filter((m) => m[1]!.toLowerCase() !== allowed)
+    .map((m) => `${path}: ${m[0]}`);
 }
 
 function sourceFiles(dir: string): string[] {
@@ -141,9 +157,11 @@ describe("the import graph", () => {
     expect(bad).toEqual([]);
   });
 
-  test("bun:ffi is imported only inside ffi/", () => {
-    const outside = external.filter((x) => x.spec === "bun:ffi" && !x.from.startsWith("ffi/")).map((x) => x.from);
-    expect(outside).toEqual([]);
+  test("only ffi/native and ffi/host know the runtime: bun imports and Bun.*/Deno.* appear in their bun.ts and deno.ts alone", () => {
+    const imports = external.filter((x) => /^bun(:|$)/.test(x.spec) && runtimeOf(x.from) !== "bun").map((x) => `${x.from}: ${x.spec}`);
+    expect(imports).toEqual([]);
+    const globals = files.flatMap((f) => runtimeGlobalsIn(f, readFileSync(join(ROOT, f), "utf8")));
+    expect(globals).toEqual([]);
   });
 
   test("has no cycles between files", () => {
@@ -170,6 +188,10 @@ describe("the rules themselves catch what they should", () => {
     expect(FORBIDDEN.some((r) => r.from("pipelines/runtime/mask-ops.ts") && r.to("kernels/mask.ts"))).toBe(false);
     expect(layerOf("pipelines/errors.ts")!.rank).toBeLessThan(layerOf("pipelines/runtime/tensor.ts")!.rank);
     expect(layerOf("pipelines/errors.ts")!.rank).toBeGreaterThan(layerOf("ffi/libs.ts")!.rank);
+    expect(runtimeGlobalsIn("pipelines/io/ffmpeg.ts", 'const p = Bun.spawn(x); // Deno.Command')).toEqual(["pipelines/io/ffmpeg.ts: Bun.spawn"]);
+    expect(runtimeGlobalsIn("ffi/host/deno.ts", "new Deno.Command(c); Bun.which(c)")).toEqual(["ffi/host/deno.ts: Bun.which"]);
+    expect(runtimeOf("ffi/native/bun.ts")).toBe("bun");
+    expect(runtimeOf("ffi/ort/api.ts")).toBeUndefined();
     const loop = [{ from: "a", to: "b" }, { from: "b", to: "c" }, { from: "c", to: "a" }, { from: "c", to: "d" }];
     expect(cycles(loop)).toEqual(["a → b → c → a"]);
     expect(cycles(loop.slice(1))).toEqual([]);

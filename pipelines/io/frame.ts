@@ -26,7 +26,7 @@ export interface StreamMeta {
   aspect?: Rational;
 }
 
-/** Bytes coming in: a web stream (Bun.file().stream(), a child's stdout) or any async iterable. */
+/** Bytes coming in: a web stream (a file's, a child's stdout) or any async iterable. */
 export type ByteInput = ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>;
 
 /** Bytes going out. `write` resolves once the bytes have left our hands (file, pipe, array). */

@@ -2,7 +2,7 @@
  * YUV4MPEG2 in: frames are converted to rgb24 and yielded as each one's bytes arrive, so a
  * pipe from ffmpeg or a previous recipe streams through with one frame in memory.
  *
- *   const { meta, frames } = await openY4m(Bun.stdin.stream());
+ *   const { meta, frames } = await openY4m(host.stdin());
  *   for await (const frame of frames) …
  */
 import { FrameError } from "../errors.ts";

@@ -2,7 +2,7 @@
  * Diffusion schedulers behind one interface (DDIM, Euler, Euler ancestral, DPM-Solver++ 2M with or
  * without Karras sigmas, LCM), with pluggable tensor math.
  *
- *   const scheduler = createScheduler(await Bun.file(`${dir}/scheduler/scheduler_config.json`).json(), "euler");
+ *   const scheduler = createScheduler(JSON.parse(readFileSync(`${dir}/scheduler/scheduler_config.json`, "utf8")), "euler");
  *   const { timesteps } = scheduler.setTimesteps(20);
  *   const rng = new Rng(seed);
  *   let x = float32Ops.combine([[scheduler.initNoiseSigma, rng.normal(new Float32Array(size))]]);
