@@ -220,8 +220,11 @@ describe.skipIf(!ffmpeg)("with a real ffmpeg", () => {
   });
 
   test("stopping early ends the decoder", async () => {
+    // Longer than a pipe buffer holds (~2.8 MB of y4m), so the decoder cannot run to the end
+    // while we read one frame: only the kill can end it.
     const path = join(root, "early.mp4");
-    await writeAll(path, meta, frames);
+    const big = { ...meta, width: 160, height: 120 };
+    await writeAll(path, big, Array.from({ length: 96 }, (_, i) => smoothFrame(160, 120, i)));
     const dec = spawnDecoder(path);
     const s = await openY4m(dec.stdout);
     await s.frames.next();
