@@ -42,7 +42,10 @@ export interface SiteSelector {
   readonly maxRes?: number;
   /** Only blocks in these places (default: all, "unknown" included). */
   readonly blocks?: readonly BlockKind[];
-  /** Any further test, e.g. on `site.block.place.blockIndex`. */
+  /**
+   * Any further test, e.g. on `site.block.place.blockIndex`. Asked when the hook set or the
+   * latent size changes, not on every call: a test whose answer changes must re-register.
+   */
   readonly where?: (site: HookSite) => boolean;
 }
 
@@ -80,11 +83,24 @@ export interface HookableModelOptions {
 
 const KEEP_LOADED = 2;
 
+/** The cut model and, per cut in plan order, its site and the hooks that see it. */
+interface Route {
+  readonly latent: { readonly height: number; readonly width: number };
+  readonly contextTokens: number;
+  segmented: SegmentedModel | undefined;
+  cuts: readonly { readonly site: HookSite; readonly tokens: HookContext["tokens"]; readonly fns: readonly UnetHook[] }[];
+}
+
 /** An OrtModel whose attention tensors hooks can see and replace. */
 export class HookableModel implements Disposable {
   readonly #hooks = new Set<Registered>();
   readonly #loaded = new Map<string, SegmentedModel>();
-  #parsed: { bytes: Uint8Array; model: onnx.ModelProto; blocks: AttentionBlock[] } | undefined;
+  #parsed: { bytes: Uint8Array; model: onnx.ModelProto; blocks: AttentionBlock[]; sites: readonly HookSite[] } | undefined;
+  /**
+   * What a call with this hook set and sizes does, worked out once: between two segment runs
+   * only the hooks themselves should run (caches are cold there; see segmented-model.ts).
+   */
+  #route: Route | undefined;
 
   constructor(
     readonly model: OrtModel,
@@ -97,13 +113,8 @@ export class HookableModel implements Disposable {
   }
 
   /** Every hookable site. */
-  get sites(): HookSite[] {
-    return this.blocks.flatMap((block) =>
-      SITE_KINDS.flatMap((kind) => {
-        const tensor = block.tensors[kind];
-        return tensor === undefined ? [] : [{ block, kind, name: `${block.name}:${kind}`, tensor }];
-      }),
-    );
+  get sites(): readonly HookSite[] {
+    return this.#parse().sites;
   }
 
   get hookCount(): number {
@@ -122,7 +133,12 @@ export class HookableModel implements Disposable {
     }
     const entry = { selector, fn };
     this.#hooks.add(entry);
-    return { remove: () => void this.#hooks.delete(entry) };
+    this.#route = undefined;
+    return {
+      remove: () => {
+        if (this.#hooks.delete(entry)) this.#route = undefined;
+      },
+    };
   }
 
   /** The sites hooks would see for a latent of `height`×`width`, in graph order. */
@@ -135,26 +151,38 @@ export class HookableModel implements Disposable {
     if (this.#hooks.size === 0) return this.model.run(feeds, outputs);
     const latent = this.options.latentSize?.(feeds) ?? defaultLatentSize(feeds);
     const contextTokens = this.options.contextTokens?.(feeds) ?? feeds.encoder_hidden_states?.shape[1] ?? 77;
-    const hooks = [...this.#hooks];
-    const sites = this.sites.filter((s) => hooks.some((h) => matches(h.selector, s, latent.height, latent.width, contextTokens)));
-    if (sites.length === 0) return this.model.run(feeds, outputs);
-    const segmented = this.#segmented(sites.map((s) => s.tensor));
-    const byTensor = new Map(sites.map((s) => [s.tensor, s]));
-    segmented.run(feeds, outputs, (cut, tensor) => {
-      const site = byTensor.get(segmented.plan.cuts[cut]!)!;
-      const ctx: HookContext = {
-        site,
-        stepIndex: step?.index,
-        latent,
-        tokens: tokenCounts(site.block, latent.height, latent.width, contextTokens),
-      };
+    const route = this.#routeFor(latent, contextTokens);
+    if (!route.segmented) return this.model.run(feeds, outputs);
+    const stepIndex = step?.index;
+    route.segmented.run(feeds, outputs, (cut, tensor) => {
+      const { site, tokens, fns } = route.cuts[cut]!;
+      const ctx: HookContext = { site, stepIndex, latent: route.latent, tokens };
       let current = tensor;
-      for (const h of hooks) {
-        if (!matches(h.selector, site, latent.height, latent.width, contextTokens)) continue;
-        current = h.fn(current, ctx) ?? current;
-      }
+      for (const fn of fns) current = fn(current, ctx) ?? current;
       return current;
     });
+  }
+
+  #routeFor(latent: { height: number; width: number }, contextTokens: number): Route {
+    const cached = this.#route;
+    if (cached && cached.latent.height === latent.height && cached.latent.width === latent.width && cached.contextTokens === contextTokens) {
+      return cached;
+    }
+    const hooks = [...this.#hooks];
+    const fnsAt = (site: HookSite) => hooks.filter((h) => matches(h.selector, site, latent.height, latent.width, contextTokens)).map((h) => h.fn);
+    const sites = this.sites.filter((s) => fnsAt(s).length > 0);
+    const route: Route = { latent: { height: latent.height, width: latent.width }, contextTokens, segmented: undefined, cuts: [] };
+    if (sites.length > 0) {
+      const segmented = this.#segmented(sites.map((s) => s.tensor));
+      const byTensor = new Map(sites.map((s) => [s.tensor, s]));
+      route.segmented = segmented;
+      route.cuts = segmented.plan.cuts.map((tensor) => {
+        const site = byTensor.get(tensor)!;
+        return { site, tokens: tokenCounts(site.block, latent.height, latent.width, contextTokens), fns: fnsAt(site) };
+      });
+    }
+    this.#route = route;
+    return route;
   }
 
   #segmented(cuts: string[]): SegmentedModel {
@@ -179,7 +207,14 @@ export class HookableModel implements Disposable {
     if (!this.#parsed) {
       const bytes = new Uint8Array(readFileSync(this.model.path));
       const model = readModel(bytes, this.model.path);
-      this.#parsed = { bytes, model, blocks: findAttentionBlocks(model) };
+      const blocks = findAttentionBlocks(model);
+      const sites = blocks.flatMap((block) =>
+        SITE_KINDS.flatMap((kind) => {
+          const tensor = block.tensors[kind];
+          return tensor === undefined ? [] : [{ block, kind, name: `${block.name}:${kind}`, tensor }];
+        }),
+      );
+      this.#parsed = { bytes, model, blocks, sites };
     }
     return this.#parsed;
   }
@@ -188,6 +223,7 @@ export class HookableModel implements Disposable {
     for (const seg of this.#loaded.values()) seg.dispose();
     this.#loaded.clear();
     this.#hooks.clear();
+    this.#route = undefined;
   }
 
   [Symbol.dispose](): void {

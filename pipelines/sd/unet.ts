@@ -52,7 +52,7 @@ export class Unet implements Disposable {
   }
 
   /** Every hookable attention site of this UNet. */
-  get sites(): HookSite[] {
+  get sites(): readonly HookSite[] {
     return this.hooks.sites;
   }
 

@@ -115,7 +115,7 @@ export class VideoUnet implements Disposable {
     return this.hooks.hook(selector, fn);
   }
 
-  get sites(): HookSite[] {
+  get sites(): readonly HookSite[] {
     return this.hooks.sites;
   }
 
