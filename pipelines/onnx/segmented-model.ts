@@ -6,13 +6,13 @@
  *   seg.run(feeds, { out_sample: out }, (cut, tensor) => cut === 0 ? zeroed(tensor) : undefined);
  *
  * Intermediate shapes are learnt on the first run for each set of input shapes (ORT allocates,
- * we copy once) and remembered; later runs allocate tensors of those shapes, so ORT writes in
- * place as it does for an uncut model. Each intermediate is disposed after its last reader has
- * run; its buffer goes back to the backend's pool (runtime/buffer-pool.ts), and the next
- * tensor of that size, in this run or the next, gets it. Runs repeat the same allocations in
- * the same order, so a step's segments see the very buffers the previous step's did, and each
- * OrtModel finds its bindings unchanged. A tensor handed to the cut callback is valid only
- * during that call.
+ * we copy once) and remembered, with a plan that places every intermediate in an arena: values
+ * whose lives do not overlap share a buffer, so the arena's peak is that of the live values.
+ * Later runs hand ORT the same arena tensors every time, so it writes in place as it does for an
+ * uncut model, each OrtModel finds its bindings unchanged, and nothing is allocated between
+ * segment runs. One set of input shapes holds an arena at a time; moving to another gives it
+ * back to the backend's pool (runtime/buffer-pool.ts), as dispose() does. A tensor handed to the
+ * cut callback is valid only during that call: the next run writes over it.
  */
 import type { Backend } from "../runtime/backend.ts";
 import { OrtModel } from "../runtime/ort-model.ts";
@@ -32,21 +32,37 @@ interface Named extends Shape {
   readonly name: string;
 }
 
-/** One segment's part of a run, for one set of input shapes. */
+/** One segment's part of a run, for one set of input shapes; numbers index `Schedule.names`. */
 interface Step {
-  readonly inputs: readonly string[];
-  readonly outputs: readonly Named[];
-  /** Tensors whose last reader this segment is: released after it. */
-  readonly dying: readonly string[];
+  readonly inputs: readonly number[];
+  readonly inputNames: readonly string[];
+  readonly outputs: readonly number[];
+  readonly outputNames: readonly string[];
+  /** The value this segment's cut hands to the callback, or -1. */
+  readonly cut: number;
   /** The records handed to OrtModel.run, refilled every run (same keys, so the same object shape). */
   readonly feeds: Record<string, Tensor>;
   readonly produced: Record<string, Tensor>;
 }
 
-/** Everything a run with these input shapes needs, worked out once on the run that learnt them. */
+/**
+ * Everything a run with these input shapes needs, worked out once on the run that learnt them:
+ * every value a run passes between segments has an index, and every value a segment makes has a
+ * place in a planned arena, where values whose lives do not overlap share a buffer.
+ */
 interface Schedule {
   readonly feeds: readonly Named[];
+  /** Value index → name: the feeds first, then what the segments make, in order. */
+  readonly names: readonly string[];
   readonly steps: readonly Step[];
+  /** Per value a segment makes: its shape and arena buffer; undefined for feeds. */
+  readonly places: readonly (Shape & { readonly buffer: number })[];
+  /** Bytes of each arena buffer. */
+  readonly buffers: readonly Shape[];
+  /** This run's tensor per value index, emptied after each run. */
+  readonly values: (Tensor | undefined)[];
+  /** The arena while this schedule holds it: its buffers and one view per made value. */
+  arena: { readonly buffers: Tensor[]; readonly views: (Tensor | undefined)[] } | undefined;
 }
 
 export class SegmentedModel implements Disposable {
@@ -89,47 +105,58 @@ export class SegmentedModel implements Disposable {
     const schedule = this.#scheduleFor(feeds);
     if (!schedule) return this.#learn(feeds, outputs, onCut);
     // Work between segment runs is done with caches cold from the last run, so this path does
-    // as little as it can: no strings, no entries arrays, the same records every time.
-    const live = new Map<string, Tensor>();
-    for (const name in feeds) live.set(name, feeds[name]!);
-    const owned = new Set<Tensor>();
-    const release = (t: Tensor) => {
-      if (owned.delete(t)) t.dispose();
-    };
+    // as little as it can: no allocation, no maps, the same records and tensors every time.
+    const arena = schedule.arena ?? this.#reserve(schedule);
+    const values = schedule.values;
+    const views = arena.views;
+    const known = schedule.feeds;
+    for (let i = 0; i < known.length; i++) values[i] = feeds[known[i]!.name];
     const steps = schedule.steps;
     try {
       for (let k = 0; k < steps.length; k++) {
         const step = steps[k]!;
-        const model = this.#models[k]!;
         const stepFeeds = step.feeds;
-        for (const name of step.inputs) {
-          const t = live.get(name);
-          if (!t) throw new ModelError(`${model.path}: input "${name}" was neither fed nor made by an earlier segment`);
-          stepFeeds[name] = t;
-        }
+        const inputs = step.inputs;
+        for (let j = 0; j < inputs.length; j++) stepFeeds[step.inputNames[j]!] = values[inputs[j]!]!;
         const produced = step.produced;
-        for (const o of step.outputs) {
-          let t = outputs[o.name];
-          if (t === undefined) {
-            t = Tensor.uninitialized(this.backend, o.dtype, o.shape);
-            owned.add(t);
-          }
-          produced[o.name] = t;
-          live.set(o.name, t);
+        const made = step.outputs;
+        for (let j = 0; j < made.length; j++) {
+          const name = step.outputNames[j]!;
+          const t = outputs[name] ?? views[made[j]!]!;
+          produced[name] = t;
+          values[made[j]!] = t;
         }
-        model.run(stepFeeds, produced);
-        const cut = this.plan.segments[k]!.cut;
-        if (cut !== null) this.#cut(k, cut, live, onCut, release);
-        for (const name of step.dying) {
-          const t = live.get(name);
-          live.delete(name);
-          if (t) release(t);
+        this.#models[k]!.run(stepFeeds, produced);
+        if (step.cut >= 0) {
+          const original = values[step.cut]!;
+          const replacement = onCut(k, original);
+          if (replacement && replacement !== original) {
+            checkReplacement(schedule.names[step.cut]!, original, replacement);
+            values[step.cut] = replacement;
+          }
         }
       }
     } finally {
-      for (const t of live.values()) release(t);
-      for (const t of owned) t.dispose();
+      values.fill(undefined);
     }
+  }
+
+  /**
+   * Allocates a schedule's arena, after giving back the one another schedule holds: one arena
+   * at a time, so memory stays that of one set of input shapes.
+   */
+  #reserve(schedule: Schedule): NonNullable<Schedule["arena"]> {
+    for (const other of this.#schedules.values()) if (other !== schedule) releaseArena(other);
+    const buffers: Tensor[] = [];
+    try {
+      for (const b of schedule.buffers) buffers.push(Tensor.uninitialized(this.backend, b.dtype, b.shape));
+    } catch (e) {
+      for (const t of buffers) t.dispose();
+      throw e;
+    }
+    const views = schedule.places.map((p) => p && buffers[p.buffer]!.reshape(p.shape));
+    schedule.arena = { buffers, views };
+    return schedule.arena;
   }
 
   /** The first run for a set of input shapes: ORT allocates the intermediates, and we note their shapes. */
@@ -170,16 +197,7 @@ export class SegmentedModel implements Disposable {
           }
         }
       });
-      const schedule: Schedule = {
-        feeds: Object.entries(feeds).map(([name, t]) => ({ name, dtype: t.dtype, shape: [...t.shape] })),
-        steps: this.plan.segments.map((segment, k) => ({
-          inputs: segment.inputs,
-          outputs: segment.outputs.map((name) => ({ name, ...shapes.get(name)! })),
-          dying: segment.inputs.filter((name) => this.plan.lastUse[name] === k),
-          feeds: {},
-          produced: {},
-        })),
-      };
+      const schedule = planSchedule(this.plan, feeds, shapes);
       this.#schedules.set(signatureOf(feeds), schedule);
       this.#last = schedule;
     } finally {
@@ -209,12 +227,74 @@ export class SegmentedModel implements Disposable {
   }
 
   dispose(): void {
+    for (const schedule of this.#schedules.values()) releaseArena(schedule);
     for (const m of this.#models) m.dispose();
   }
 
   [Symbol.dispose](): void {
     this.dispose();
   }
+}
+
+/** Gives a schedule's arena back to the backend's pool; its views then refuse use. */
+function releaseArena(schedule: Schedule): void {
+  const arena = schedule.arena;
+  if (!arena) return;
+  schedule.arena = undefined;
+  for (const v of arena.views) v?.dispose();
+  for (const b of arena.buffers) b.dispose();
+}
+
+/**
+ * Indexes every value and places each one a segment makes in the arena: a buffer of the same
+ * dtype and size whose last value has been read by an earlier segment, or a new one. The
+ * arena's peak is that of the live values, as when each is freed to the pool after its last read.
+ */
+function planSchedule(
+  plan: CutPlan,
+  feeds: Readonly<Record<string, Tensor>>,
+  shapes: ReadonlyMap<string, Shape>,
+): Schedule {
+  const feedList = Object.entries(feeds).map(([name, t]) => ({ name, dtype: t.dtype, shape: [...t.shape] }));
+  const names = feedList.map((f) => f.name);
+  const index = new Map(names.map((n, i) => [n, i]));
+  const places: (Shape & { buffer: number })[] = [];
+  const buffers: Shape[] = [];
+  const free = new Map<string, number[]>();
+  const keyOf = (s: Shape) => `${s.dtype}:${s.shape.reduce((a, b) => a * b, 1)}`;
+  const steps = plan.segments.map((segment, k): Step => {
+    const outputIds = segment.outputs.map((name) => {
+      const shape = shapes.get(name)!;
+      let buffer = free.get(keyOf(shape))?.pop();
+      if (buffer === undefined) {
+        buffer = buffers.length;
+        buffers.push({ dtype: shape.dtype, shape: [shape.shape.reduce((a, b) => a * b, 1)] });
+      }
+      const id = names.length;
+      names.push(name);
+      index.set(name, id);
+      places[id] = { ...shape, buffer };
+      return id;
+    });
+    for (const name of segment.inputs) {
+      const id = index.get(name)!;
+      const place = places[id];
+      if (place && plan.lastUse[name] === k) {
+        const key = keyOf(place);
+        free.set(key, [...(free.get(key) ?? []), place.buffer]);
+      }
+    }
+    return {
+      inputs: segment.inputs.map((name) => index.get(name)!),
+      inputNames: segment.inputs,
+      outputs: outputIds,
+      outputNames: segment.outputs,
+      cut: segment.cut === null ? -1 : index.get(segment.cut)!,
+      feeds: {},
+      produced: {},
+    };
+  });
+  return { feeds: feedList, names, steps, places, buffers, values: new Array(names.length).fill(undefined), arena: undefined };
 }
 
 function signatureOf(feeds: Readonly<Record<string, Tensor>>): string {

@@ -1,7 +1,7 @@
 /**
- * SegmentedModel on the backend's buffer pool, with each segment's OrtModel keeping its
- * bindings: later runs must read this run's inputs (not a buffer bound in an earlier step) and
- * must take every intermediate from the pool.
+ * SegmentedModel with its planned arena, and each segment's OrtModel keeping its bindings:
+ * later runs must read this run's inputs (not a buffer bound in an earlier step), must not touch
+ * the backend's pool once warm, and values sharing an arena buffer must not clobber each other.
  */
 import { beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
@@ -85,22 +85,54 @@ describe("SegmentedModel run after run", () => {
     }
   });
 
-  test("takes every intermediate from the backend's pool once warm, and gives them back", () => {
+  test("once warm takes nothing from the backend's pool, and gives its arena back on dispose", () => {
     const cpu = new CpuBackend();
-    using seg = SegmentedModel.load(files, cpu);
     const feeds = feedsFor(cpu, 0);
     using out = Tensor.empty(cpu, "f32", SHAPE);
+    const seg = SegmentedModel.load(files, cpu);
     const run = () => seg.run(feeds, { out_sample: out }, () => undefined);
     run(); // learns the shapes
-    run();
+    run(); // reserves the arena
     const warm = cpu.poolStats;
-    expect(warm.heldBytes).toBeGreaterThan(0);
     run();
-    const after = cpu.poolStats;
-    expect(after.allocated).toBe(warm.allocated);
-    expect(after.reused).toBeGreaterThan(warm.reused + seg.segmentCount);
-    expect([after.held, after.heldBytes]).toEqual([warm.held, warm.heldBytes]);
+    run();
+    expect(cpu.poolStats).toEqual(warm);
+    seg.dispose();
+    const disposed = cpu.poolStats;
+    expect(disposed.heldBytes).toBeGreaterThan(warm.heldBytes);
+    // A second model's arena is the first one's memory, taken back from the pool.
+    using again = SegmentedModel.load(files, cpu);
+    for (let i = 0; i < 2; i++) again.run(feeds, { out_sample: out }, () => undefined);
+    expect(cpu.poolStats.allocated).toBe(disposed.allocated);
+    expect(cpu.poolStats.reused).toBeGreaterThan(disposed.reused);
     for (const t of Object.values(feeds)) t.dispose();
+  });
+
+  test("moving between input shapes gives each shape's bytes as a fresh model would", () => {
+    const cpu = new CpuBackend();
+    using seg = SegmentedModel.load(files, cpu);
+    const rng = new Rng(7);
+    const single = {
+      sample: Tensor.from(cpu, "f32", [1, 4, 16, 16], rng.normal(new Float32Array(4 * 256))),
+      timestep: Tensor.from(cpu, "f32", [], Float32Array.of(600)),
+      encoder_hidden_states: Tensor.from(cpu, "f32", [1, 77, 64], rng.normal(new Float32Array(77 * 64))),
+    };
+    const pair = feedsFor(cpu, 1);
+    const runOnce = (model: SegmentedModel, feeds: typeof pair) => {
+      using out = Tensor.empty(cpu, "f32", feeds.sample.shape);
+      model.run(feeds, { out_sample: out }, () => undefined);
+      return new Uint8Array(out.read().buffer);
+    };
+    const fresh = (feeds: typeof pair) => {
+      using model = SegmentedModel.load(files, cpu);
+      return runOnce(model, feeds);
+    };
+    const want = { single: fresh(single), pair: fresh(pair) };
+    expect(want.single.length).toBe(want.pair.length / 2);
+    for (const [name, feeds] of [["pair", pair], ["single", single], ["single", single], ["pair", pair], ["pair", pair], ["single", single]] as const) {
+      expect(runOnce(seg, feeds)).toEqual(want[name]);
+    }
+    for (const t of [...Object.values(single), ...Object.values(pair)]) t.dispose();
   });
 
   test("a hook's replacement is read by later segments, and without one the plain output comes back bit for bit", () => {
