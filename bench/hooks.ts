@@ -2,7 +2,7 @@
  * Cost of UNet hooks on the tiny UNet at 256×256 (32×32 latents), batch 2: median predict time
  * of the UNet cut at attention-interpolation's default hook set (self-attention probs where
  * keys ≤ 32², self-attention out, down/mid/up) with identity hooks, vs the uncut UNet (target
- * ratio ≤ 1.05, issue 8; 1.07–1.09× in December 2026); rounds alternate between the two so load
+ * ratio ≤ 1.05, issue 8; 1.054–1.087× on 7 December 2026, after the segment arena); rounds alternate between the two so load
  * drifts hit both alike. Then the blend kernels on probs-sized tensors: EMA (lerp) and slerp with one row per query (rowLength = keys).
  */
 import { join } from "node:path";
