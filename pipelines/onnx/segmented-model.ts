@@ -32,6 +32,10 @@ interface Named extends Shape {
   readonly name: string;
 }
 
+interface Place extends Shape {
+  readonly buffer: number;
+}
+
 /** One segment's part of a run, for one set of input shapes; numbers index `Schedule.names`. */
 interface Step {
   readonly inputs: readonly number[];
@@ -55,9 +59,9 @@ interface Schedule {
   /** Value index → name: the feeds first, then what the segments make, in order. */
   readonly names: readonly string[];
   readonly steps: readonly Step[];
-  /** Per value a segment makes: its shape and arena buffer; undefined for feeds. */
-  readonly places: readonly (Shape & { readonly buffer: number })[];
-  /** Bytes of each arena buffer. */
+  /** Per value index: the value's shape and arena buffer; undefined for feeds. */
+  readonly places: readonly (Place | undefined)[];
+  /** Each arena buffer, as a flat tensor. */
   readonly buffers: readonly Shape[];
   /** This run's tensor per value index, emptied after each run. */
   readonly values: (Tensor | undefined)[];
@@ -258,17 +262,19 @@ function planSchedule(
   const feedList = Object.entries(feeds).map(([name, t]) => ({ name, dtype: t.dtype, shape: [...t.shape] }));
   const names = feedList.map((f) => f.name);
   const index = new Map(names.map((n, i) => [n, i]));
-  const places: (Shape & { buffer: number })[] = [];
+  const places: (Place | undefined)[] = names.map(() => undefined);
   const buffers: Shape[] = [];
+  /** Flat buffer key (`f32:1024`) → buffers of that key whose last value has been read. */
   const free = new Map<string, number[]>();
-  const keyOf = (s: Shape) => `${s.dtype}:${s.shape.reduce((a, b) => a * b, 1)}`;
+  const flat = (s: Shape): Shape => ({ dtype: s.dtype, shape: [s.shape.reduce((a, b) => a * b, 1)] });
+  const keyOf = (s: Shape) => `${s.dtype}:${flat(s).shape[0]}`;
   const steps = plan.segments.map((segment, k): Step => {
     const outputIds = segment.outputs.map((name) => {
       const shape = shapes.get(name)!;
       let buffer = free.get(keyOf(shape))?.pop();
       if (buffer === undefined) {
         buffer = buffers.length;
-        buffers.push({ dtype: shape.dtype, shape: [shape.shape.reduce((a, b) => a * b, 1)] });
+        buffers.push(flat(shape));
       }
       const id = names.length;
       names.push(name);
@@ -281,7 +287,9 @@ function planSchedule(
       const place = places[id];
       if (place && plan.lastUse[name] === k) {
         const key = keyOf(place);
-        free.set(key, [...(free.get(key) ?? []), place.buffer]);
+        const list = free.get(key) ?? [];
+        list.push(place.buffer);
+        free.set(key, list);
       }
     }
     return {

@@ -87,8 +87,8 @@ const KEEP_LOADED = 2;
 interface Route {
   readonly latent: { readonly height: number; readonly width: number };
   readonly contextTokens: number;
-  segmented: SegmentedModel | undefined;
-  cuts: readonly { readonly site: HookSite; readonly tokens: HookContext["tokens"]; readonly fns: readonly UnetHook[] }[];
+  readonly segmented: SegmentedModel | undefined;
+  readonly cuts: readonly { readonly site: HookSite; readonly tokens: HookContext["tokens"]; readonly fns: readonly UnetHook[] }[];
 }
 
 /** An OrtModel whose attention tensors hooks can see and replace. */
@@ -169,17 +169,20 @@ export class HookableModel implements Disposable {
       return cached;
     }
     const hooks = [...this.#hooks];
-    const fnsAt = (site: HookSite) => hooks.filter((h) => matches(h.selector, site, latent.height, latent.width, contextTokens)).map((h) => h.fn);
-    const sites = this.sites.filter((s) => fnsAt(s).length > 0);
-    const route: Route = { latent: { height: latent.height, width: latent.width }, contextTokens, segmented: undefined, cuts: [] };
-    if (sites.length > 0) {
-      const segmented = this.#segmented(sites.map((s) => s.tensor));
-      const byTensor = new Map(sites.map((s) => [s.tensor, s]));
-      route.segmented = segmented;
-      route.cuts = segmented.plan.cuts.map((tensor) => {
-        const site = byTensor.get(tensor)!;
-        return { site, tokens: tokenCounts(site.block, latent.height, latent.width, contextTokens), fns: fnsAt(site) };
+    const hooked = this.sites.flatMap((site) => {
+      const fns = hooks.filter((h) => matches(h.selector, site, latent.height, latent.width, contextTokens)).map((h) => h.fn);
+      return fns.length === 0 ? [] : [{ site, fns }];
+    });
+    const size = { height: latent.height, width: latent.width };
+    let route: Route = { latent: size, contextTokens, segmented: undefined, cuts: [] };
+    if (hooked.length > 0) {
+      const segmented = this.#segmented(hooked.map((h) => h.site.tensor));
+      const byTensor = new Map(hooked.map((h) => [h.site.tensor, h]));
+      const cuts = segmented.plan.cuts.map((tensor) => {
+        const { site, fns } = byTensor.get(tensor)!;
+        return { site, fns, tokens: tokenCounts(site.block, latent.height, latent.width, contextTokens) };
       });
+      route = { latent: size, contextTokens, segmented, cuts };
     }
     this.#route = route;
     return route;
