@@ -131,14 +131,7 @@ export class SegmentedModel implements Disposable {
           values[made[j]!] = t;
         }
         this.#models[k]!.run(stepFeeds, produced);
-        if (step.cut >= 0) {
-          const original = values[step.cut]!;
-          const replacement = onCut(k, original);
-          if (replacement && replacement !== original) {
-            checkReplacement(schedule.names[step.cut]!, original, replacement);
-            values[step.cut] = replacement;
-          }
-        }
+        if (step.cut >= 0) values[step.cut] = handCut(k, schedule.names[step.cut]!, values[step.cut]!, onCut);
       }
     } finally {
       values.fill(undefined);
@@ -192,7 +185,14 @@ export class SegmentedModel implements Disposable {
           } else owned.add(t);
         }
         for (const [name, t] of Object.entries(produced)) live.set(name, t);
-        if (segment.cut !== null) this.#cut(k, segment.cut, live, onCut, release);
+        if (segment.cut !== null) {
+          const original = live.get(segment.cut)!;
+          const carried = handCut(k, segment.cut, original, onCut);
+          if (carried !== original) {
+            live.set(segment.cut, carried);
+            release(original);
+          }
+        }
         for (const name of segment.inputs) {
           if (this.plan.lastUse[name] === k) {
             const t = live.get(name);
@@ -207,17 +207,6 @@ export class SegmentedModel implements Disposable {
     } finally {
       for (const t of live.values()) release(t);
       for (const t of owned) t.dispose();
-    }
-  }
-
-  /** Hands the cut tensor to `onCut` and puts a replacement, if any, in its place. */
-  #cut(k: number, name: string, live: Map<string, Tensor>, onCut: CutCallback, release: (t: Tensor) => void): void {
-    const original = live.get(name)!;
-    const replacement = onCut(k, original);
-    if (replacement && replacement !== original) {
-      checkReplacement(name, original, replacement);
-      live.set(name, replacement);
-      release(original);
     }
   }
 
@@ -266,15 +255,15 @@ function planSchedule(
   const buffers: Shape[] = [];
   /** Flat buffer key (`f32:1024`) → buffers of that key whose last value has been read. */
   const free = new Map<string, number[]>();
-  const flat = (s: Shape): Shape => ({ dtype: s.dtype, shape: [s.shape.reduce((a, b) => a * b, 1)] });
-  const keyOf = (s: Shape) => `${s.dtype}:${flat(s).shape[0]}`;
+  const elements = (s: Shape) => s.shape.reduce((a, b) => a * b, 1);
+  const keyOf = (s: Shape) => `${s.dtype}:${elements(s)}`;
   const steps = plan.segments.map((segment, k): Step => {
     const outputIds = segment.outputs.map((name) => {
       const shape = shapes.get(name)!;
       let buffer = free.get(keyOf(shape))?.pop();
       if (buffer === undefined) {
         buffer = buffers.length;
-        buffers.push(flat(shape));
+        buffers.push({ dtype: shape.dtype, shape: [elements(shape)] });
       }
       const id = names.length;
       names.push(name);
@@ -324,7 +313,10 @@ function sameShapes(known: readonly Named[], feeds: Readonly<Record<string, Tens
   return true;
 }
 
-function checkReplacement(name: string, original: Tensor, replacement: Tensor): void {
+/** Hands cut `k`'s tensor to `onCut`: what later segments read, the original or its checked replacement. */
+function handCut(k: number, name: string, original: Tensor, onCut: CutCallback): Tensor {
+  const replacement = onCut(k, original);
+  if (!replacement || replacement === original) return original;
   replacement.assertLive();
   const same = replacement.dtype === original.dtype && replacement.shape.length === original.shape.length && replacement.shape.every((d, i) => d === original.shape[i]);
   if (!same || replacement.backend !== original.backend) {
@@ -333,4 +325,5 @@ function checkReplacement(name: string, original: Tensor, replacement: Tensor): 
         `it must match ${original.dtype} [${original.shape}] on ${original.device}`,
     );
   }
+  return replacement;
 }
